@@ -1,0 +1,57 @@
+# Doorstep: `make demo` and `make test` are the two commands a newcomer needs (see README).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+DEMO_DATA := build/demo
+
+.PHONY: demo test bench lint system-runtime system-test clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Doorstep needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+system-runtime:
+	@installer/system-packages.sh runtime
+
+system-test:
+	@installer/system-packages.sh test
+
+demo: system-runtime $(VENV)/.installed
+	@mkdir -p $(DEMO_DATA)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(VENV)/bin/kiosk --data-dir $(DEMO_DATA) --config assets/demo/kiosk.toml run --windowed; \
+	else \
+		installer/system-packages.sh test; \
+		echo "No display here: running the demo on a virtual screen for 20 s;"; \
+		echo "a screenshot is saved to $(DEMO_DATA)/kiosk.png"; \
+		xvfb-run -a -s "-screen 0 1920x1080x24" $(VENV)/bin/kiosk --data-dir $(DEMO_DATA) \
+			--config assets/demo/kiosk.toml run --windowed \
+			--screenshot $(DEMO_DATA)/kiosk.png --quit-after 20; \
+	fi
+
+# pytest exits 5 when it collected no tests: an empty suite is a broken suite, unless
+# PYTEST_ARGS narrowed it on purpose.
+test: system-test $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then \
+		echo "pytest collected no tests"; \
+		if [ -n "$(PYTEST_ARGS)" ]; then exit 0; else exit 1; fi; \
+	fi; exit $$status
+
+bench: $(VENV)/.installed
+	@for benchmark in bench/*.py; do \
+		[ -e "$$benchmark" ] || continue; \
+		$(PY) "$$benchmark" || exit 1; \
+	done
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

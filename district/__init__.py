@@ -1,0 +1,1 @@
+"""The district server: sync API, enrollment, admin, call queue and agent console."""

@@ -1,0 +1,5 @@
+"""Run the `kiosk` command as `python -m kiosk`."""
+
+from kiosk.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""The kiosk's settings: one declared schema with defaults, read from a TOML file and
+overridden by environment variables; and the paths every part of the kiosk uses.
+
+Where things come from, strongest first:
+
+- the data folder: the global `--data-dir DIR` option, then `KIOSK_DATA_DIR`, then the
+  platform's user data folder (`~/.local/share/doorstep` on Linux);
+- the settings file: the global `--config FILE` option, then `KIOSK_CONFIG`, then
+  `kiosk.toml` inside the data folder (a missing file means all defaults);
+- each setting: an environment variable `KIOSK_<SECTION>__<KEY>` (for example
+  `KIOSK_UI__LANGUAGE=en`), then the settings file, then the default below.
+
+A bad file or override stops start-up with a SettingsError that names the key and, for
+the file, the line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kiosk.errors import SettingsError
+from kiosk.tomlfile import TomlLines, syntax_error_line
+
+APP_NAME = "doorstep"
+ENV_PREFIX = "KIOSK_"
+SETTINGS_FILE_NAME = "kiosk.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationSettings(_Section):
+    """Who this station is. The code appears in every application reference."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,12}$")] = "DEMO01"
+    name_zh: Annotated[str, Field(min_length=1, max_length=60)] = "示例街道家门口服务站"
+    name_en: Annotated[str, Field(min_length=1, max_length=120)] = "Sample Street Service Station"
+    phone: Annotated[str, Field(pattern=r"^[0-9-]{3,20}$")] = "12345"
+
+
+class UiSettings(_Section):
+    """How the kiosk looks to residents."""
+
+    language: Literal["zh", "en"] = "zh"
+    fullscreen: bool = True
+    large_text: bool = False
+
+
+class DeviceBackend(StrEnum):
+    REAL = "real"
+    SIMULATOR = "simulator"
+
+
+class DeviceSettings(_Section):
+    """Which backend drives each device of the five-piece kit."""
+
+    card_reader: DeviceBackend = DeviceBackend.REAL
+    camera: DeviceBackend = DeviceBackend.REAL
+    document_camera: DeviceBackend = DeviceBackend.REAL
+    scanner: DeviceBackend = DeviceBackend.REAL
+    printer: DeviceBackend = DeviceBackend.REAL
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    """Every setting of the kiosk, in sections that match the TOML file's tables."""
+
+    station: StationSettings = StationSettings()
+    ui: UiSettings = UiSettings()
+    devices: DeviceSettings = DeviceSettings()
+    log: LogSettings = LogSettings()
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file and folder the kiosk keeps, derived from the data folder."""
+
+    data_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "kiosk.sqlite3"
+
+    @property
+    def blobs(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def station_key(self) -> Path:
+        """The key that encrypts personal data at rest; kept apart from the database."""
+        return self.data_dir / "keys" / "station.key"
+
+    @property
+    def backups(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / SETTINGS_FILE_NAME
+
+
+def assets_dir() -> Path:
+    """The shipped assets (fonts, sample catalog): `KIOSK_ASSETS_DIR`, else the checkout's."""
+    override = os.environ.get(f"{ENV_PREFIX}ASSETS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "assets"
+
+
+def resolve_data_dir(option: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if option is not None:
+        return option.expanduser().resolve()
+    if value := env.get(f"{ENV_PREFIX}DATA_DIR"):
+        return Path(value).expanduser().resolve()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def load_settings(
+    data_dir: Path, config_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the settings file (if any) and the environment overrides, and validate them."""
+    env = os.environ if env is None else env
+    if config_file is None and (value := env.get(f"{ENV_PREFIX}CONFIG")):
+        config_file = Path(value)
+    explicit = config_file is not None
+    path = config_file if config_file is not None else Paths(data_dir).settings_file
+
+    text = ""
+    if path.exists() or explicit:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from None
+    try:
+        from_file = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, message = syntax_error_line(exc)
+        raise SettingsError(f"{path} line {line}: {message}") from None
+
+    merged, sources = _apply_env(from_file, env)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        lines = TomlLines(text)
+        problems = []
+        for error in exc.errors(include_url=False):
+            location = tuple(str(part) for part in error["loc"])
+            key = ".".join(location)
+            message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+            if location[:2] in sources:
+                problems.append(f"{sources[location[:2]]} (setting {key}): {message}")
+            else:
+                problems.append(f"{path} line {lines.locate(location)}: {key}: {message}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def _apply_env(
+    data: dict[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """Overlay `KIOSK_SECTION__KEY` variables; return the data and which variable set what."""
+    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
+    sources: dict[tuple[str, ...], str] = {}
+    for variable, value in env.items():
+        if not variable.startswith(ENV_PREFIX) or "__" not in variable:
+            continue
+        section, _, key = variable.removeprefix(ENV_PREFIX).lower().partition("__")
+        table = merged.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise SettingsError(f"{variable}: [{section}] in the settings file is not a table")
+        table[key] = value
+        sources[(section, key)] = variable
+    return merged, sources

@@ -1,0 +1,1 @@
+"""Resident-facing domain logic with no Qt: catalog, identity, applications, references."""

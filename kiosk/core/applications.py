@@ -1,0 +1,235 @@
+"""Applications: what a resident asks the district for, and the states it goes through.
+
+    draft ──► ready ──► queued ──► submitted ──► accepted ──► completed
+      │         │                      │
+      ▼         ▼                      └──────► rejected
+   (discarded while a draft or ready: the resident walked away)
+
+- draft: being filled in at the kiosk; ready: everything the item needs is there;
+- queued: committed to the local outbox (in the same transaction as the state change),
+  so it survives a power cut and will be uploaded;
+- submitted: the district has it; accepted / rejected: an agent decided; completed: done.
+
+Only the transitions above exist; any other raises IllegalTransition. An application's
+id is a UUID made here that never changes; its reference (kiosk.core.references) is what
+the receipt shows. Resident identity and form data are sealed with the station key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.core.catalog import ServiceItem
+from kiosk.core.references import next_reference
+from kiosk.errors import DoorstepError, IllegalTransition
+from kiosk.store.db import Store
+from kiosk.store.models import Application, Blob, Material, OutboxEntry, StateChange
+from kiosk.store.models import sealed_context as _context
+
+
+class State(StrEnum):
+    DRAFT = "draft"
+    READY = "ready"
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+
+
+TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.DRAFT: frozenset({State.READY}),
+    State.READY: frozenset({State.DRAFT, State.QUEUED}),
+    State.QUEUED: frozenset({State.SUBMITTED}),
+    State.SUBMITTED: frozenset({State.ACCEPTED, State.REJECTED}),
+    State.ACCEPTED: frozenset({State.COMPLETED}),
+    State.REJECTED: frozenset(),
+    State.COMPLETED: frozenset(),
+}
+
+#: States an application may be discarded in (nothing has left the kiosk yet).
+DISCARDABLE = frozenset({State.DRAFT, State.READY})
+
+
+class ApplicationNotFound(DoorstepError):
+    """No application with that id in the local store."""
+
+
+def check_transition(current: State, target: State) -> None:
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(f"an application cannot go from {current} to {target}")
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """What staff screens and commands see of an application (no personal data)."""
+
+    id: str
+    reference: str
+    item_code: str
+    item_name_zh: str
+    item_name_en: str
+    state: State
+    reason: str | None
+    material_count: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "item_code": self.item_code,
+            "item_name_zh": self.item_name_zh,
+            "item_name_en": self.item_name_en,
+            "state": self.state.value,
+            "reason": self.reason,
+            "material_count": self.material_count,
+        }
+
+
+class Applications:
+    """The operations on applications, each one local transaction."""
+
+    def __init__(self, store: Store, station_code: str) -> None:
+        self._store = store
+        self._station = station_code
+
+    def create(
+        self,
+        item: ServiceItem,
+        resident: Mapping[str, Any] | None = None,
+        *,
+        today: date | None = None,
+    ) -> ApplicationView:
+        """A new draft application for `item`, with a fresh UUID and reference."""
+        application_id = str(uuid.uuid4())
+        with self._store.write() as session:
+            reference = next_reference(session, self._station, today or date.today())
+            application = Application(
+                id=application_id,
+                reference=reference,
+                station_code=self._station,
+                item_code=item.code,
+                item_name_zh=item.name_zh,
+                item_name_en=item.name_en,
+                state=State.DRAFT.value,
+                resident_sealed=self._seal("resident_sealed", application_id, resident),
+            )
+            application.history.append(StateChange(from_state=None, to_state=State.DRAFT))
+            session.add(application)
+            session.flush()
+            return _view(application)
+
+    def set_form(self, application_id: str, form: Mapping[str, Any]) -> None:
+        with self._store.write() as session:
+            application = _get(session, application_id)
+            if State(application.state) not in DISCARDABLE:
+                raise IllegalTransition(f"a {application.state} application cannot be edited")
+            application.form_sealed = self._seal("form_sealed", application_id, dict(form))
+
+    def add_material(
+        self, application_id: str, content: bytes, *, media_type: str, kind: str, label: str = ""
+    ) -> str:
+        """Store a captured material durably, then attach it; returns its sha256."""
+        sha256 = self._store.blobs.put(content)
+        with self._store.write() as session:
+            application = _get(session, application_id)
+            if State(application.state) not in DISCARDABLE:
+                raise IllegalTransition(f"a {application.state} application cannot take materials")
+            if session.get(Blob, sha256) is None:
+                session.add(Blob(sha256=sha256, size=len(content), media_type=media_type))
+            application.materials.append(Material(blob_sha256=sha256, kind=kind, label=label))
+        return sha256
+
+    def transition(
+        self, application_id: str, target: State, *, reason: str | None = None
+    ) -> ApplicationView:
+        """Move an application to `target`; queueing also enters it in the outbox."""
+        with self._store.write() as session:
+            application = _get(session, application_id)
+            current = State(application.state)
+            check_transition(current, target)
+            application.state = target.value
+            application.reason = reason
+            application.history.append(
+                StateChange(from_state=current.value, to_state=target.value, reason=reason)
+            )
+            if target is State.QUEUED:
+                session.add(OutboxEntry(application_id=application_id))
+            session.flush()
+            return _view(application)
+
+    def discard(self, application_id: str) -> None:
+        """Delete an application that never left the kiosk (the resident walked away)."""
+        with self._store.write() as session:
+            application = _get(session, application_id)
+            if State(application.state) not in DISCARDABLE:
+                raise IllegalTransition(f"a {application.state} application cannot be discarded")
+            session.delete(application)
+
+    def get(self, application_id: str) -> ApplicationView:
+        with self._store.read() as session:
+            return _view(_get(session, application_id))
+
+    def resident(self, application_id: str) -> dict[str, Any] | None:
+        """The resident's identity, unsealed: only for the district and the receipt."""
+        with self._store.read() as session:
+            sealed = _get(session, application_id).resident_sealed
+        if sealed is None:
+            return None
+        return self._store.vault.open_json(sealed, _context("applications", "resident_sealed",
+                                                            application_id))
+
+    def form(self, application_id: str) -> dict[str, Any] | None:
+        with self._store.read() as session:
+            sealed = _get(session, application_id).form_sealed
+        if sealed is None:
+            return None
+        return self._store.vault.open_json(sealed, _context("applications", "form_sealed",
+                                                            application_id))
+
+    def list(self, state: State | None = None) -> list[ApplicationView]:
+        query = select(Application).order_by(Application.created_at, Application.reference)
+        if state is not None:
+            query = query.where(Application.state == state.value)
+        with self._store.read() as session:
+            return [_view(application) for application in session.scalars(query)]
+
+    def outbox(self) -> list[str]:
+        """The ids of queued applications, oldest first."""
+        with self._store.read() as session:
+            return list(
+                session.scalars(select(OutboxEntry.application_id).order_by(OutboxEntry.sequence))
+            )
+
+    def _seal(self, column: str, application_id: str, value: Any) -> bytes | None:
+        if value is None:
+            return None
+        return self._store.vault.seal_json(value, _context("applications", column, application_id))
+
+
+def _get(session: Session, application_id: str) -> Application:
+    application = session.get(Application, application_id)
+    if application is None:
+        raise ApplicationNotFound(f"no application {application_id!r} in the local store")
+    return application
+
+
+def _view(application: Application) -> ApplicationView:
+    return ApplicationView(
+        id=application.id,
+        reference=application.reference,
+        item_code=application.item_code,
+        item_name_zh=application.item_name_zh,
+        item_name_en=application.item_name_en,
+        state=State(application.state),
+        reason=application.reason,
+        material_count=len(application.materials),
+    )

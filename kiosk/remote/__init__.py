@@ -1,0 +1,1 @@
+"""Remote assistance: the aiortc peer and the signaling client."""

@@ -1,0 +1,182 @@
+"""The local store's tables, as SQLAlchemy 2.0 typed models.
+
+Columns that hold personal data end in `_sealed` and hold bytes sealed by
+`kiosk.store.crypto.Vault` (context: see `sealed_context`); nothing else in these tables
+names or identifies a resident. Times are UTC and only ever shown or ordered by, never
+used to decide anything: kiosk clocks drift.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime, stored naive (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def sealed_context(table: str, column: str, row_id: str) -> bytes:
+    """The associated data that binds a sealed value to its table, column and row."""
+    return f"{table}.{column}:{row_id}".encode()
+
+
+class CatalogInfo(Base):
+    """Which catalog is in use (one row, id 1)."""
+
+    __tablename__ = "catalog_info"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    sample: Mapped[bool]
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    item_count: Mapped[int]
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CatalogItemRow(Base):
+    """One service item of the catalog in use, as its validated JSON."""
+
+    __tablename__ = "catalog_items"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class ReferenceCounter(Base):
+    """The last sequence number used in human references, per station and day."""
+
+    __tablename__ = "reference_counters"
+
+    station_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_sequence: Mapped[int]
+
+
+class Application(Base):
+    """A resident's application for one service item."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    station_code: Mapped[str] = mapped_column(String(12))
+    item_code: Mapped[str] = mapped_column(String(16), index=True)
+    item_name_zh: Mapped[str] = mapped_column(String(60))
+    item_name_en: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    resident_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    form_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    materials: Mapped[list[Material]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Material.id"
+    )
+    history: Mapped[list[StateChange]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="StateChange.id"
+    )
+
+
+class Blob(Base):
+    """A file in the blob store that rows may refer to."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int]
+    media_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Material(Base):
+    """A captured material of an application (a page, a photo, a card face)."""
+
+    __tablename__ = "application_materials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+
+    application: Mapped[Application] = relationship(back_populates="materials")
+    blob: Mapped[Blob] = relationship()
+
+
+class StateChange(Base):
+    """One step of an application's history, for staff and for the audit trail."""
+
+    __tablename__ = "application_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="history")
+
+
+class OutboxEntry(Base):
+    """An application waiting to be uploaded to the district, in queue order (FIFO)."""
+
+    __tablename__ = "outbox"
+
+    sequence: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), unique=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

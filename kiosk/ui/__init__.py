@@ -1,0 +1,1 @@
+"""The PySide6 kiosk interface: the only package that imports Qt."""

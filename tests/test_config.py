@@ -1,0 +1,76 @@
+"""Settings: defaults, the TOML file, environment overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import DeviceBackend, load_settings, resolve_data_dir
+from kiosk.errors import SettingsError
+
+
+def test_defaults_need_no_file(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, env={})
+    assert settings.ui.language == "zh"
+    assert settings.ui.fullscreen
+    assert settings.devices.card_reader is DeviceBackend.REAL
+
+
+def test_the_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text(
+        '[station]\ncode = "PD0101"\n[ui]\nlanguage = "en"\nfullscreen = false\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(tmp_path, env={"KIOSK_UI__LANGUAGE": "zh"})
+    assert settings.station.code == "PD0101"
+    assert settings.ui.language == "zh"
+    assert not settings.ui.fullscreen
+
+
+def test_an_explicit_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        load_settings(tmp_path, tmp_path / "missing.toml", env={})
+
+
+def test_the_config_variable_names_the_file(tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('[ui]\nlarge_text = true\n', encoding="utf-8")
+    assert load_settings(tmp_path, env={"KIOSK_CONFIG": str(other)}).ui.large_text
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "key"),
+    [
+        ('[ui]\nlanguage = "fr"\n', 2, "ui.language"),
+        ('[station]\nname_zh = "站"\n\n[devices]\nprinter = "laser"\n', 5, "devices.printer"),
+        ('[ui]\nfullscreen = false\ncolour = "red"\n', 3, "ui.colour"),
+        ('[nonsense]\nx = 1\n', 1, "nonsense"),
+    ],
+)
+def test_a_bad_value_names_the_key_and_the_line(
+    tmp_path: Path, content: str, line: int, key: str
+) -> None:
+    (tmp_path / "kiosk.toml").write_text(content, encoding="utf-8")
+    with pytest.raises(SettingsError) as error:
+        load_settings(tmp_path, env={})
+    assert f"line {line}: {key}" in str(error.value)
+
+
+def test_broken_toml_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text('[ui]\nlanguage = "zh\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="line 2: not valid TOML"):
+        load_settings(tmp_path, env={})
+
+
+def test_a_bad_override_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="KIOSK_UI__FULLSCREEN"):
+        load_settings(tmp_path, env={"KIOSK_UI__FULLSCREEN": "perhaps"})
+
+
+def test_the_data_folder_option_beats_the_variable_beats_the_platform(tmp_path: Path) -> None:
+    assert resolve_data_dir(tmp_path / "a", {"KIOSK_DATA_DIR": str(tmp_path / "b")}) == (
+        tmp_path / "a"
+    )
+    assert resolve_data_dir(None, {"KIOSK_DATA_DIR": str(tmp_path / "b")}) == tmp_path / "b"
+    assert resolve_data_dir(None, {}).name == "doorstep"
