@@ -26,9 +26,10 @@ from kiosk.core.references import PATTERN
 from kiosk.errors import IllegalTransition
 from kiosk.store.db import Store
 from tests.catalog_files import VALID
+from tests.personal import RESIDENT
 
 ITEM = parse_catalog(VALID).get("MI-001")
-RESIDENT = {"name": "张三丰", "ssn": "310101195001011234", "card_number": "A58570797"}
+
 HAPPY_PATH = [State.READY, State.QUEUED, State.SUBMITTED, State.ACCEPTED, State.COMPLETED]
 
 

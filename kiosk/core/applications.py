@@ -180,20 +180,10 @@ class Applications:
 
     def resident(self, application_id: str) -> dict[str, Any] | None:
         """The resident's identity, unsealed: only for the district and the receipt."""
-        with self._store.read() as session:
-            sealed = _get(session, application_id).resident_sealed
-        if sealed is None:
-            return None
-        return self._store.vault.open_json(sealed, _context("applications", "resident_sealed",
-                                                            application_id))
+        return self._unseal("resident_sealed", application_id)
 
     def form(self, application_id: str) -> dict[str, Any] | None:
-        with self._store.read() as session:
-            sealed = _get(session, application_id).form_sealed
-        if sealed is None:
-            return None
-        return self._store.vault.open_json(sealed, _context("applications", "form_sealed",
-                                                            application_id))
+        return self._unseal("form_sealed", application_id)
 
     def list(self, state: State | None = None) -> list[ApplicationView]:
         query = select(Application).order_by(Application.created_at, Application.reference)
@@ -208,6 +198,13 @@ class Applications:
             return list(
                 session.scalars(select(OutboxEntry.application_id).order_by(OutboxEntry.sequence))
             )
+
+    def _unseal(self, column: str, application_id: str) -> Any:
+        with self._store.read() as session:
+            sealed = getattr(_get(session, application_id), column)
+        if sealed is None:
+            return None
+        return self._store.vault.open_json(sealed, _context("applications", column, application_id))
 
     def _seal(self, column: str, application_id: str, value: Any) -> bytes | None:
         if value is None:

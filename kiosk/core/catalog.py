@@ -28,41 +28,37 @@ FORMAT_VERSION = 1
 ITEM_CODE_PATTERN = r"^[A-Z]{2,4}-[0-9]{3,5}$"
 
 
-class Category(StrEnum):
-    """The categories of community acceptance (社区事务受理), in the order shown."""
+class _Labelled(StrEnum):
+    """A StrEnum whose members also carry a Chinese and an English label."""
 
-    MEDICAL_INSURANCE = "medical_insurance"
-    SOCIAL_SECURITY = "social_security"
-    ELDERLY_CARE = "elderly_care"
-    CIVIL_AFFAIRS = "civil_affairs"
-    DISABILITY = "disability"
-    EMPLOYMENT = "employment"
-    MATERNITY_FAMILY = "maternity_family"
-    RESIDENCE = "residence"
-    HOUSING = "housing"
-    VETERANS = "veterans"
-    HEALTH = "health"
-    LEGAL_SERVICES = "legal_services"
+    zh: str
+    en: str
+
+    def __new__(cls, value: str, zh: str, en: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.zh, member.en = zh, en
+        return member
 
     def label(self, lang: str) -> str:
-        zh, en = _CATEGORY_LABELS[self]
-        return en if lang == "en" else zh
+        return self.en if lang == "en" else self.zh
 
 
-_CATEGORY_LABELS: dict[Category, tuple[str, str]] = {
-    Category.MEDICAL_INSURANCE: ("医疗保障", "Medical insurance"),
-    Category.SOCIAL_SECURITY: ("社会保险", "Social security"),
-    Category.ELDERLY_CARE: ("养老服务", "Elderly care"),
-    Category.CIVIL_AFFAIRS: ("民政救助", "Civil affairs and assistance"),
-    Category.DISABILITY: ("残疾人服务", "Disability services"),
-    Category.EMPLOYMENT: ("就业创业", "Employment"),
-    Category.MATERNITY_FAMILY: ("生育与家庭", "Maternity and family"),
-    Category.RESIDENCE: ("户籍与居住证", "Household and residence permits"),
-    Category.HOUSING: ("住房保障", "Housing"),
-    Category.VETERANS: ("退役军人服务", "Veterans' services"),
-    Category.HEALTH: ("卫生健康", "Health"),
-    Category.LEGAL_SERVICES: ("法律服务", "Legal services"),
-}
+class Category(_Labelled):
+    """The categories of community acceptance (社区事务受理), in the order shown."""
+
+    MEDICAL_INSURANCE = ("medical_insurance", "医疗保障", "Medical insurance")
+    SOCIAL_SECURITY = ("social_security", "社会保险", "Social security")
+    ELDERLY_CARE = ("elderly_care", "养老服务", "Elderly care")
+    CIVIL_AFFAIRS = ("civil_affairs", "民政救助", "Civil affairs and assistance")
+    DISABILITY = ("disability", "残疾人服务", "Disability services")
+    EMPLOYMENT = ("employment", "就业创业", "Employment")
+    MATERNITY_FAMILY = ("maternity_family", "生育与家庭", "Maternity and family")
+    RESIDENCE = ("residence", "户籍与居住证", "Household and residence permits")
+    HOUSING = ("housing", "住房保障", "Housing")
+    VETERANS = ("veterans", "退役军人服务", "Veterans' services")
+    HEALTH = ("health", "卫生健康", "Health")
+    LEGAL_SERVICES = ("legal_services", "法律服务", "Legal services")
 
 
 class ItemType(StrEnum):
@@ -75,44 +71,21 @@ class ItemType(StrEnum):
     OTHER = "other"  # 其他行政权力
 
 
-class MaterialForm(StrEnum):
+class MaterialForm(_Labelled):
     """In what form a material is handed over."""
 
-    ORIGINAL = "original"  # 原件
-    COPY = "copy"  # 复印件
-    ORIGINAL_AND_COPY = "original_and_copy"  # 原件及复印件
-    ELECTRONIC = "electronic"  # 电子材料
-
-    def label(self, lang: str) -> str:
-        zh, en = _FORM_LABELS[self]
-        return en if lang == "en" else zh
+    ORIGINAL = ("original", "原件", "original")
+    COPY = ("copy", "复印件", "copy")
+    ORIGINAL_AND_COPY = ("original_and_copy", "原件及复印件", "original and copy")
+    ELECTRONIC = ("electronic", "电子材料", "electronic")
 
 
-_FORM_LABELS: dict[MaterialForm, tuple[str, str]] = {
-    MaterialForm.ORIGINAL: ("原件", "original"),
-    MaterialForm.COPY: ("复印件", "copy"),
-    MaterialForm.ORIGINAL_AND_COPY: ("原件及复印件", "original and copy"),
-    MaterialForm.ELECTRONIC: ("电子材料", "electronic"),
-}
-
-
-class Handling(StrEnum):
+class Handling(_Labelled):
     """How a station handles an item (a local flag, not a national field)."""
 
-    ON_THE_SPOT = "on_the_spot"  # 现场办理 at the kiosk / counter
-    REMOTE_ASSISTANCE = "remote_assistance"  # 远程协办 by video with a district agent
-    ON_BEHALF = "on_behalf"  # 代办 staff carry it to the district for the resident
-
-    def label(self, lang: str) -> str:
-        zh, en = _HANDLING_LABELS[self]
-        return en if lang == "en" else zh
-
-
-_HANDLING_LABELS: dict[Handling, tuple[str, str]] = {
-    Handling.ON_THE_SPOT: ("现场办理", "Done here"),
-    Handling.REMOTE_ASSISTANCE: ("远程视频协办", "By video with a district agent"),
-    Handling.ON_BEHALF: ("工作人员代办", "Staff apply on your behalf"),
-}
+    ON_THE_SPOT = ("on_the_spot", "现场办理", "Done here")
+    REMOTE_ASSISTANCE = ("remote_assistance", "远程视频协办", "By video with a district agent")
+    ON_BEHALF = ("on_behalf", "工作人员代办", "Staff apply on your behalf")
 
 
 class Identification(StrEnum):
