@@ -101,7 +101,7 @@ def test_a_bad_material_names_the_material_line() -> None:
     text = VALID.replace("copies = 2", "copies = 0")
     [(line, message)] = problems_of(text)
     assert line == text.splitlines().index("copies = 0") + 1
-    assert message.startswith("materials.copies")
+    assert message.startswith("item MI-001: materials.copies")
 
 
 def test_a_duplicate_code_names_both_places() -> None:
@@ -113,11 +113,16 @@ def test_a_duplicate_code_names_both_places() -> None:
     assert f"first at line {first}" in message
 
 
-def test_every_problem_is_reported_not_just_the_first() -> None:
-    text = VALID.replace('category = "medical_insurance"', 'category = "x"').replace(
-        'category = "civil_affairs"', 'category = "y"'
+def test_every_problem_is_reported_in_line_order_with_its_item() -> None:
+    text = (
+        VALID.replace("format = 1", "format = 7")
+        .replace('category = "medical_insurance"', 'category = "x"')
+        .replace('category = "civil_affairs"', 'category = "y"')
     )
-    assert len(problems_of(text)) == 2
+    found = problems_of(text)
+    assert [line for line, _ in found] == sorted(line for line, _ in found)
+    places = [message.split(":")[0] for _, message in found]
+    assert places == ["catalog", "item MI-001", "item CA-001"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -135,6 +135,7 @@ class ServiceItem(_Strict):
     promised_days: Annotated[int, Field(ge=0, le=365)]
     fee_yuan: Annotated[Decimal, Field(ge=0, le=100000, decimal_places=2)] = Decimal(0)
     handling: Annotated[list[Handling], Field(min_length=1)]
+    # Empty: the item needs no identification (an enquiry, say).
     identification: list[Identification] = [Identification.SS_CARD, Identification.NHSA_VOUCHER]
     offline_ok: bool = True
     needs_photo: bool = False
@@ -195,11 +196,6 @@ class CatalogHeader(_Strict):
     title_zh: ShortText
     title_en: Annotated[str, Field(max_length=200)] = ""
     sample: bool = False
-
-
-class _CatalogFile(_Strict):
-    catalog: CatalogHeader
-    item: Annotated[list[dict[str, Any]], Field(min_length=1)]
 
 
 @dataclass(frozen=True)
@@ -309,22 +305,33 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
         line, message = syntax_error_line(exc)
         raise CatalogRefused(source, [CatalogProblem(line, message)]) from None
     lines = TomlLines(text)
-    try:
-        shell = _CatalogFile.model_validate(data)
-    except ValidationError as exc:
-        raise CatalogRefused(source, _problems(exc, lines, base=())) from None
-
     problems: list[CatalogProblem] = []
+    header: CatalogHeader | None = None
+    for key in data.keys() - {"catalog", "item"}:
+        problems.append(CatalogProblem(lines.locate((key,)), f"{key}: unknown table or key"))
+    if "catalog" not in data:
+        problems.append(CatalogProblem(0, "catalog: the [catalog] table is missing"))
+    else:
+        try:
+            header = CatalogHeader.model_validate(data["catalog"])
+        except ValidationError as exc:
+            problems.extend(_problems(exc, lines, ("catalog",), "catalog"))
+    raw_items = data.get("item")
+    if not isinstance(raw_items, list) or not raw_items:
+        problems.append(CatalogProblem(0, "item: the file has no [[item]] tables"))
+        raw_items = []
+
     items: list[ServiceItem] = []
     first_seen: dict[str, int] = {}
-    for index, raw in enumerate(shell.item):
-        code = raw.get("code")
+    for index, raw in enumerate(raw_items):
+        code = raw.get("code") if isinstance(raw, dict) else None
+        label = f"item {code}" if isinstance(code, str) else f"item #{index + 1}"
         if isinstance(code, str) and code in first_seen:
             first_line = lines.locate(("item", first_seen[code], "code"))
             problems.append(
                 CatalogProblem(
                     lines.locate(("item", index, "code")),
-                    f"code: duplicate item code {code!r} (first at line {first_line})",
+                    f"{label}: duplicate item code (first at line {first_line})",
                 )
             )
         elif isinstance(code, str):
@@ -332,20 +339,21 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
         try:
             items.append(ServiceItem.model_validate(raw))
         except ValidationError as exc:
-            problems.extend(_problems(exc, lines, base=("item", index)))
-    if problems:
-        raise CatalogRefused(source, problems)
-    return Catalog(header=shell.catalog, items=tuple(items))
+            problems.extend(_problems(exc, lines, ("item", index), label))
+    if problems or header is None:
+        raise CatalogRefused(source, sorted(problems, key=lambda problem: problem.line))
+    return Catalog(header=header, items=tuple(items))
 
 
 def _problems(
-    exc: ValidationError, lines: TomlLines, base: tuple[str | int, ...]
+    exc: ValidationError, lines: TomlLines, base: tuple[str | int, ...], label: str
 ) -> list[CatalogProblem]:
+    """One problem per validation error, named `label: field` (the item, the header)."""
     found = []
     for error in exc.errors(include_url=False):
         location = base + tuple(error["loc"])
-        named = [str(part) for part in location if isinstance(part, str) and part != "item"]
-        where = ".".join(named) or "file"
+        field_name = ".".join(str(part) for part in error["loc"] if isinstance(part, str))
+        where = f"{label}: {field_name}" if field_name else label
         message = error["msg"]
         if error["type"] == "enum":
             message = f"unknown value {error['input']!r}; {message[0].lower()}{message[1:]}"
