@@ -126,9 +126,14 @@ def run(
 
     log.info("Doorstep %s starting (data folder %s)", __version__, context.paths.data_dir)
     try:
+        def load_for_residents() -> Any:  # runs on a worker thread, see kiosk.ui.tasks
+            loaded = load_catalog(store)
+            loaded.prepare_search()
+            return loaded
+
         status = run_ui(
             settings,
-            lambda: load_catalog(store),
+            load_for_residents,
             windowed=windowed,
             screenshot=screenshot,
             quit_after=quit_after,

@@ -267,6 +267,11 @@ class Catalog:
             )
         return keys
 
+    def prepare_search(self) -> None:
+        """Build the search keys now (pinyin dictionaries take a moment to load), so the
+        first search does not pay for it; the kiosk calls this off the main thread."""
+        _ = self._search_keys
+
     def search(self, query: str) -> list[ServiceItem]:
         """Items matching every word of `query` by code, Chinese or English name, pinyin
         initials (就医记录册 ← "jyjl") or keyword, best matches first."""

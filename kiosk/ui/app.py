@@ -1,0 +1,102 @@
+"""Start the kiosk's interface: the Qt application, the shipped CJK font, Qt's messages
+routed into logging, and the window — full-screen on a station, in a window for
+development — with the catalog loading off the main thread. `kiosk run` calls `run`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication
+
+from kiosk.config import Settings
+from kiosk.core.catalog import Catalog
+from kiosk.ui import theme
+from kiosk.ui.fonts import load_font
+from kiosk.ui.qtlog import qt_messages_to_logging
+from kiosk.ui.tasks import TaskManager
+from kiosk.ui.theme import TextRole
+from kiosk.ui.window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+APPLICATION_NAME = "Doorstep"
+WINDOWED_SIZE = (1366, 768)
+SCREENSHOT_DELAY_MS = 300
+
+
+def run(
+    settings: Settings,
+    load_catalog: Callable[[], Catalog],
+    *,
+    windowed: bool = False,
+    screenshot: Path | None = None,
+    quit_after: float | None = None,
+) -> int:
+    """Show the kiosk window until the application quits; return the exit code.
+
+    `load_catalog` runs on a worker thread. `windowed` overrides the full-screen setting
+    with a 1366×768 window. `screenshot` saves a PNG of the window once the catalog has
+    loaded (or failed) and the window has been drawn. `quit_after` quits by itself after
+    that many seconds. An existing QApplication (a test's, say) is used, not replaced.
+    """
+    app = application()
+    with qt_messages_to_logging():
+        load_font()
+        font = QFont(theme.FONT_FAMILY)
+        font.setPointSizeF(theme.text_pt(TextRole.BODY, settings.ui.large_text))
+        app.setFont(font)
+        tasks = TaskManager()
+        window = MainWindow(settings, tasks)
+        if settings.ui.fullscreen and not windowed:
+            window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+            window.showFullScreen()
+        else:
+            window.resize(*WINDOWED_SIZE)
+            window.show()
+        if screenshot is not None:
+            window.catalog_settled.connect(
+                lambda: QTimer.singleShot(
+                    SCREENSHOT_DELAY_MS, window, lambda: save_screenshot(window, screenshot)
+                ),
+                Qt.ConnectionType.SingleShotConnection,
+            )
+        if quit_after is not None:
+            QTimer.singleShot(round(quit_after * 1000), app, app.quit)
+        window.load_catalog(load_catalog)
+        try:
+            return app.exec()
+        finally:
+            tasks.shutdown()
+            window.close()
+            window.deleteLater()
+            # Quitting closes the window, and the last window closing posts a second
+            # quit; left in the queue, it would stop the next event loop of a reused
+            # application at once.
+            QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+
+
+def application() -> QApplication:
+    """The running QApplication, made (named "Doorstep") if there is none yet."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    elif not isinstance(app, QApplication):
+        raise TypeError(f"a {type(app).__name__} is running; the kiosk needs a QApplication")
+    app.setApplicationName(APPLICATION_NAME)
+    return app
+
+
+def save_screenshot(window: MainWindow, path: Path) -> bool:
+    """Save what `window` shows to `path` as PNG; False (and logged) if that failed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if window.grab().save(str(path), "PNG"):
+        logger.info("screenshot saved to %s", path)
+        return True
+    logger.error("could not save a screenshot to %s", path)
+    return False

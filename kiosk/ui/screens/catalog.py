@@ -1,0 +1,240 @@
+"""The catalog screen: find a service item by category tile or by searching (Chinese,
+English, item code or pinyin initials such as "jyjl"), then pick it from a list of
+large rows. While the catalog loads it says so; if loading fails it says so calmly."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.core.catalog import Catalog, Category, ServiceItem
+from kiosk.errors import DoorstepError
+from kiosk.ui import theme
+from kiosk.ui.strings import Language, text
+from kiosk.ui.theme import ButtonKind, TextRole
+from kiosk.ui.widgets import TextButton, WrappedLabel, button, touch_scroll_area
+
+
+def resident_message(error: BaseException, lang: Language) -> str:
+    """What a resident is told when the catalog cannot be shown."""
+    if isinstance(error, DoorstepError):
+        return error.resident_message(lang)
+    return text("catalog_unavailable", lang)
+
+
+def row_detail(item: ServiceItem, lang: Language) -> str:
+    """The second line of an item's row: its time limit and how it is handled here."""
+    handling = text("list_separator", lang).join(h.label(lang) for h in item.handling)
+    return text("row_detail", lang, time_limit=item.time_limit(lang), handling=handling)
+
+
+class CatalogScreen(QWidget):
+    """Category tiles, a search field and the list of matching items."""
+
+    item_chosen = Signal(object)
+    back_requested = Signal()
+    retry_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lang: Language = "zh"
+        self._catalog: Catalog | None = None
+        self._failure: BaseException | None = None
+        self._category: Category | None = None
+        self._tiles: list[tuple[Category, TextButton]] = []
+        self._rows: list[TextButton] = []
+        self._shown: list[ServiceItem] = []
+
+        self.back_button = button()
+        self.back_button.clicked.connect(self.go_back)
+        self.heading = WrappedLabel(TextRole.HEADING)
+        self.search = QLineEdit()
+        self.search.textChanged.connect(self._refresh)
+        self.clear_button = button()
+        self.clear_button.clicked.connect(self.search.clear)
+
+        self.status = WrappedLabel(notice=True)
+        self.retry_button = button()
+        self.retry_button.clicked.connect(self.retry_requested)
+        status_page = QWidget()
+        status_layout = QVBoxLayout(status_page)
+        status_layout.setContentsMargins(0, 0, 0, 0)
+        status_layout.setSpacing(theme.SPACING_PX)
+        status_layout.addWidget(self.status)
+        status_layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignLeft)
+        status_layout.addStretch(1)
+
+        tile_content = QWidget()
+        self._tile_grid = QGridLayout(tile_content)
+        self._tile_grid.setContentsMargins(0, 0, theme.SPACING_PX, 0)
+        self._tile_grid.setSpacing(theme.SPACING_PX)
+        self.tile_area = touch_scroll_area(tile_content)
+
+        self.list_heading = WrappedLabel(TextRole.SUBHEADING)
+        self.no_results = WrappedLabel(notice=True)
+        row_content = QWidget()
+        self._row_layout = QVBoxLayout(row_content)
+        self._row_layout.setContentsMargins(0, 0, theme.SPACING_PX, 0)
+        self._row_layout.setSpacing(theme.SPACING_PX)
+        self._row_layout.addWidget(self.no_results)
+        self._row_layout.addStretch(1)
+        self.list_area = touch_scroll_area(row_content)
+        list_page = QWidget()
+        list_layout = QVBoxLayout(list_page)
+        list_layout.setContentsMargins(0, 0, 0, 0)
+        list_layout.setSpacing(theme.SPACING_PX)
+        list_layout.addWidget(self.list_heading)
+        list_layout.addWidget(self.list_area, 1)
+
+        self._pages = QStackedWidget()
+        self._status_page = status_page
+        self._list_page = list_page
+        for page in (status_page, self.tile_area, list_page):
+            self._pages.addWidget(page)
+
+        header = QHBoxLayout()
+        header.setSpacing(theme.SPACING_PX)
+        header.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.heading, 1)
+        search_row = QHBoxLayout()
+        search_row.setSpacing(theme.SPACING_PX)
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        margin = theme.PAGE_MARGIN_PX
+        layout.setContentsMargins(margin, margin, margin, margin)
+        layout.setSpacing(theme.SPACING_PX)
+        layout.addLayout(header)
+        layout.addLayout(search_row)
+        layout.addWidget(self._pages, 1)
+        self._refresh()
+
+    def set_loading(self) -> None:
+        self._catalog, self._failure = None, None
+        self._refresh()
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        self._catalog, self._failure = catalog, None
+        self._build_tiles(catalog)
+        self._refresh()
+
+    def set_failure(self, error: BaseException) -> None:
+        self._catalog, self._failure = None, error
+        self._refresh()
+
+    def reset(self) -> None:
+        """Back to the category tiles with an empty search field."""
+        self._category = None
+        self.search.clear()
+        self._refresh()
+
+    def go_back(self) -> None:
+        """One step back: from search results or a category to the tiles, from the tiles
+        to the start screen."""
+        if self.search.text():
+            self.search.clear()
+        elif self._category is not None:
+            self._category = None
+            self._refresh()
+        else:
+            self.back_requested.emit()
+
+    def show_category(self, category: Category) -> None:
+        self._category = category
+        self.search.clear()
+        self._refresh()
+
+    def tiles(self) -> list[TextButton]:
+        """The category tiles, in display order."""
+        return [tile for _, tile in self._tiles]
+
+    def rows(self) -> list[TextButton]:
+        """The rows of the item list now shown, in order."""
+        return self._rows[: len(self._shown)]
+
+    def retranslate(self, lang: Language) -> None:
+        self._lang = lang
+        self.back_button.setText(text("back", lang))
+        self.heading.set_plain_text(text("catalog_heading", lang))
+        self.search.setPlaceholderText(text("search_placeholder", lang))
+        self.clear_button.setText(text("clear", lang))
+        self.retry_button.setText(text("try_again", lang))
+        self.no_results.set_plain_text(text("no_results", lang))
+        if self._catalog is not None:
+            for category, tile in self._tiles:
+                count = len(self._catalog.in_category(category))
+                tile.set_texts(category.label(lang), text("category_count", lang, count=count))
+        self._refresh()
+
+    def _build_tiles(self, catalog: Catalog) -> None:
+        for _, tile in self._tiles:
+            self._tile_grid.removeWidget(tile)
+            tile.deleteLater()
+        self._tiles = []
+        for index, category in enumerate(catalog.categories()):
+            tile = TextButton(ButtonKind.TILE)
+            tile.setMinimumHeight(theme.TILE_MIN_HEIGHT_PX)
+            count = len(catalog.in_category(category))
+            tile.set_texts(
+                category.label(self._lang), text("category_count", self._lang, count=count)
+            )
+            tile.clicked.connect(lambda _=False, chosen=category: self.show_category(chosen))
+            row, column = divmod(index, theme.TILE_COLUMNS)
+            self._tile_grid.addWidget(tile, row, column)
+            self._tiles.append((category, tile))
+        self._tile_grid.setRowStretch(self._tile_grid.rowCount(), 1)
+        for column in range(theme.TILE_COLUMNS):
+            self._tile_grid.setColumnStretch(column, 1)
+
+    def _refresh(self) -> None:
+        lang = self._lang
+        catalog = self._catalog
+        self.search.setEnabled(catalog is not None)
+        self.clear_button.setEnabled(bool(self.search.text()))
+        if catalog is None:
+            if self._failure is None:
+                self.status.set_plain_text(text("loading", lang))
+            else:
+                self.status.set_plain_text(resident_message(self._failure, lang))
+            self.retry_button.setVisible(self._failure is not None)
+            self._pages.setCurrentWidget(self._status_page)
+            return
+        query = self.search.text().strip()
+        if query:
+            items = catalog.search(query)
+            heading = text("search_heading", lang, query=query, count=len(items))
+        elif self._category is not None:
+            items = catalog.in_category(self._category)
+            heading = text(
+                "category_heading", lang, category=self._category.label(lang), count=len(items)
+            )
+        else:
+            self._show_items([])
+            self._pages.setCurrentWidget(self.tile_area)
+            return
+        self.list_heading.set_plain_text(heading)
+        self._show_items(items)
+        self.no_results.setVisible(not items)
+        self._pages.setCurrentWidget(self._list_page)
+
+    def _show_items(self, items: list[ServiceItem]) -> None:
+        while len(self._rows) < len(items):
+            row = TextButton(ButtonKind.ROW)
+            index = len(self._rows)
+            row.clicked.connect(lambda _=False, at=index: self.item_chosen.emit(self._shown[at]))
+            self._row_layout.insertWidget(index, row)
+            self._rows.append(row)
+        self._shown = list(items)
+        for row, item in zip(self._rows, items, strict=False):
+            row.set_texts(item.name(self._lang), row_detail(item, self._lang))
+            row.show()
+        for row in self._rows[len(items) :]:
+            row.hide()
+        self.list_area.verticalScrollBar().setValue(0)

@@ -1,0 +1,146 @@
+"""The service guide screen (办事指南): everything a resident needs to know about one item
+before applying — who may apply, the conditions, the materials to bring, how long it
+takes, what it costs, how this station handles it and whom to ask — in plain labelled
+sections that scroll under a finger."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from kiosk.core.catalog import Material, ServiceItem
+from kiosk.ui import theme
+from kiosk.ui.strings import Language, text
+from kiosk.ui.theme import TextRole
+from kiosk.ui.widgets import WrappedLabel, button, label, touch_scroll_area
+
+SECTIONS = (
+    "section_eligibility",
+    "section_conditions",
+    "section_materials",
+    "section_time_limit",
+    "section_fee",
+    "section_handling",
+    "section_responsible",
+    "section_phone",
+)
+
+
+def material_line(number: int, material: Material, lang: Language) -> str:
+    """One numbered line of the materials list: name, form, copies, required or not."""
+    return text(
+        "material_line",
+        lang,
+        number=number,
+        name=material.name(lang),
+        form=material.form.label(lang),
+        copies=material.copies,
+        required=text("material_required" if material.required else "material_optional", lang),
+    )
+
+
+def section_texts(item: ServiceItem, lang: Language, station_phone: str) -> dict[str, str]:
+    """The body of each section of `item`'s guide; an empty text hides the section."""
+    conditions = [
+        text("condition_line", lang, number=number, condition=condition)
+        for number, condition in enumerate(item.conditions(lang), start=1)
+    ]
+    materials = [
+        material_line(number, material, lang)
+        for number, material in enumerate(item.materials, start=1)
+    ]
+    phone = item.phone or text("station_phone", lang, phone=station_phone)
+    return {
+        "section_eligibility": item.eligibility(lang),
+        "section_conditions": "\n".join(conditions),
+        "section_materials": "\n".join(materials) or text("no_materials", lang),
+        "section_time_limit": item.time_limit(lang),
+        "section_fee": item.fee(lang),
+        "section_handling": "\n".join(h.label(lang) for h in item.handling),
+        "section_responsible": item.responsible_body(lang),
+        "section_phone": phone,
+    }
+
+
+class GuideScreen(QWidget):
+    """The guide of one service item."""
+
+    back_requested = Signal()
+
+    def __init__(self, station_phone: str) -> None:
+        super().__init__()
+        self._lang: Language = "zh"
+        self._station_phone = station_phone
+        self._item: ServiceItem | None = None
+
+        self.back_button = button()
+        self.back_button.clicked.connect(self.back_requested)
+        self.heading = WrappedLabel(TextRole.HEADING)
+        self.summary = WrappedLabel(muted=True)
+        self.section_titles: dict[str, QLabel] = {}
+        self.section_bodies: dict[str, WrappedLabel] = {}
+
+        content = QWidget()
+        sections = QVBoxLayout(content)
+        sections.setContentsMargins(0, 0, theme.SPACING_PX, theme.PAGE_MARGIN_PX)
+        sections.setSpacing(theme.SPACING_PX // 2)
+        for key in SECTIONS:
+            title = label(TextRole.SUBHEADING)
+            body = WrappedLabel()
+            if sections.count():
+                sections.addSpacing(theme.SPACING_PX)
+            sections.addWidget(title)
+            sections.addWidget(body)
+            self.section_titles[key] = title
+            self.section_bodies[key] = body
+        sections.addStretch(1)
+        # Keep lines to a comfortable reading width on a wide screen. (A maximum width on
+        # the labels themselves would not do: box layouts then ask them for their height
+        # at the wider width, and wrapped text gets cut off.)
+        content.setMaximumWidth(theme.READING_WIDTH_PX)
+        page = QWidget()
+        page_layout = QHBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(content, 1)
+        page_layout.addStretch(0)
+        self.scroll_area = touch_scroll_area(page)
+
+        header = QHBoxLayout()
+        header.setSpacing(theme.SPACING_PX)
+        header.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignTop)
+        titles = QVBoxLayout()
+        titles.setSpacing(4)
+        titles.addWidget(self.heading)
+        titles.addWidget(self.summary)
+        header.addLayout(titles, 1)
+        layout = QVBoxLayout(self)
+        margin = theme.PAGE_MARGIN_PX
+        layout.setContentsMargins(margin, margin, margin, 0)
+        layout.setSpacing(theme.SPACING_PX)
+        layout.addLayout(header)
+        layout.addWidget(self.scroll_area, 1)
+
+    def show_item(self, item: ServiceItem) -> None:
+        self._item = item
+        self._fill()
+        self.scroll_area.verticalScrollBar().setValue(0)
+
+    def retranslate(self, lang: Language) -> None:
+        self._lang = lang
+        self.back_button.setText(text("back", lang))
+        for key, title in self.section_titles.items():
+            title.setText(text(key, lang))
+        self._fill()
+
+    def _fill(self) -> None:
+        item, lang = self._item, self._lang
+        if item is None:
+            return
+        self.heading.set_plain_text(item.name(lang))
+        self.summary.set_plain_text(
+            text("item_code", lang, category=item.category.label(lang), code=item.code)
+        )
+        for key, body_text in section_texts(item, lang, self._station_phone).items():
+            self.section_bodies[key].set_plain_text(body_text)
+            self.section_titles[key].setVisible(bool(body_text))
+            self.section_bodies[key].setVisible(bool(body_text))
