@@ -107,3 +107,46 @@ def test_blobs_are_content_addressed_sealed_and_checked(store: Store) -> None:
         store.blobs.get("0" * 64)
     with pytest.raises(StoreError):
         store.blobs.path("../../etc/passwd")
+
+
+def test_an_older_database_is_backed_up_and_upgraded_in_place(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A schema newer than the database's: a copy of today's migrations plus one more."""
+    import shutil
+
+    from kiosk.store.db import MIGRATIONS, make_engine, migrate
+
+    paths = Paths(data_dir)
+    store = Store.open(paths)
+    with store.write() as session:
+        session.execute(text("INSERT INTO reference_counters VALUES ('ST01', '20261123', 12)"))
+    store.close()
+
+    newer = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, newer, ignore=shutil.ignore_patterns("__pycache__"))
+    (newer / "versions" / "9000_test_column.py").write_text(
+        f'revision = "9000"\ndown_revision = "{head_revision()}"\n'
+        "branch_labels = None\ndepends_on = None\n"
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        "def upgrade():\n"
+        "    with op.batch_alter_table('reference_counters') as batch:\n"
+        "        batch.add_column(sa.Column('note', sa.Text(), nullable=True))\n",
+        encoding="utf-8",
+    )
+    engine = make_engine(paths.database)
+    migrate(engine, paths, newer)
+    with engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        row = connection.execute(text("SELECT last_sequence, note FROM reference_counters")).one()
+    engine.dispose()
+    assert version == "9000"
+    assert tuple(row) == (12, None)
+    [backup] = paths.backups.glob(f"kiosk-{head_revision()}-*.sqlite3")
+    copy = sqlite3.connect(backup)
+    assert copy.execute("SELECT last_sequence FROM reference_counters").fetchone() == (12,)
+    copy.close()
+
+
+def test_the_data_folder_is_private(store: Store) -> None:
+    assert stat.S_IMODE(store.paths.data_dir.stat().st_mode) == 0o700

@@ -59,9 +59,9 @@ def make_engine(database: Path) -> Engine:
     return engine
 
 
-def _alembic_config() -> Config:
+def _alembic_config(migrations: Path = MIGRATIONS) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations))
     return config
 
 
@@ -88,7 +88,7 @@ class Store:
     def open(cls, paths: Paths) -> Store:
         """Open (creating or upgrading as needed) the store in `paths.data_dir`."""
         try:
-            paths.data_dir.mkdir(parents=True, exist_ok=True)
+            paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             paths.blobs.mkdir(exist_ok=True, mode=0o700)
         except OSError as exc:
             raise StoreError(f"cannot create the data folder {paths.data_dir}: {exc}") from None
@@ -124,9 +124,10 @@ class Store:
             return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(engine: Engine, paths: Paths) -> None:
+def migrate(engine: Engine, paths: Paths, migrations: Path = MIGRATIONS) -> None:
     """Bring the database to the newest schema, backing up an older one first."""
-    script = ScriptDirectory.from_config(_alembic_config())
+    config = _alembic_config(migrations)
+    script = ScriptDirectory.from_config(config)
     head = script.get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
@@ -141,9 +142,9 @@ def migrate(engine: Engine, paths: Paths) -> None:
                 f"(schema {current}); install that version or newer, the data is untouched"
             ) from None
         backup = _backup(paths, current)
-        log.info("upgrading the local store from schema %s to %s (backup: %s)",
-                 current, head, backup)
-    config = _alembic_config()
+        log.info(
+            "upgrading the local store from schema %s to %s (backup: %s)", current, head, backup
+        )
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
