@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.config import DeviceBackend, load_settings, resolve_data_dir
 from kiosk.errors import SettingsError
@@ -74,3 +77,46 @@ def test_the_data_folder_option_beats_the_variable_beats_the_platform(tmp_path: 
     )
     assert resolve_data_dir(None, {"KIOSK_DATA_DIR": str(tmp_path / "b")}) == tmp_path / "b"
     assert resolve_data_dir(None, {}).name == "doorstep"
+
+
+SECTIONS = ["station", "ui", "devices", "log", "other"]
+KEYS = ["code", "language", "fullscreen", "printer", "level", "large_text", "name_zh", "x"]
+VALUES = st.one_of(
+    st.booleans(), st.integers(), st.text(max_size=20), st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(SECTIONS),
+        st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=4),
+        max_size=4,
+    ),
+    st.dictionaries(
+        st.sampled_from(["KIOSK_UI__LANGUAGE", "KIOSK_UI__FULLSCREEN", "KIOSK_NOPE__X"]),
+        st.text(max_size=10),
+        max_size=2,
+    ),
+)
+def test_any_settings_give_settings_or_a_settings_error(
+    tmp_path_factory: pytest.TempPathFactory, tables: dict[str, dict[str, object]],
+    env: dict[str, str],
+) -> None:
+    folder = tmp_path_factory.mktemp("settings")
+    lines = []
+    for section, values in tables.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
+    (folder / "kiosk.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        load_settings(folder, env=env)
+    except SettingsError as error:
+        assert "line" in str(error) or "KIOSK_" in str(error)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else repr(value)  # repr is TOML here

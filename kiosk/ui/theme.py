@@ -139,6 +139,10 @@ def style_sheet(large_text: bool) -> str:
     def pt(role: TextRole) -> str:
         return f"{text_pt(role, large_text):g}pt"
 
+    bold_roles = "\n".join(
+        f'QLabel[role="{role}"] {{ font-size: {pt(role)}; font-weight: bold; }}'
+        for role in (TextRole.SUBHEADING, TextRole.HEADING, TextRole.TITLE, TextRole.BUTTON)
+    )
     vertical, horizontal = BUTTON_PADDING_PX
     return f"""
 QWidget {{
@@ -149,22 +153,7 @@ QWidget {{
 QMainWindow {{
     background: {BACKGROUND};
 }}
-QLabel[role="subheading"] {{
-    font-size: {pt(TextRole.SUBHEADING)};
-    font-weight: bold;
-}}
-QLabel[role="heading"] {{
-    font-size: {pt(TextRole.HEADING)};
-    font-weight: bold;
-}}
-QLabel[role="title"] {{
-    font-size: {pt(TextRole.TITLE)};
-    font-weight: bold;
-}}
-QLabel[role="button"] {{
-    font-size: {pt(TextRole.BUTTON)};
-    font-weight: bold;
-}}
+{bold_roles}
 QLabel[muted="true"] {{
     color: {TEXT_MUTED};
 }}
