@@ -43,7 +43,12 @@ def test_version(data_dir: Path) -> None:
 
 
 def test_doctor_reports_in_json(data_dir: Path) -> None:
+    fresh: dict[str, Any] = json.loads(kiosk(data_dir, "doctor", "--json").stdout)
+    assert fresh["catalog"] is None
+    catalog_codes(data_dir)  # installs the sample catalog
     report: dict[str, Any] = json.loads(kiosk(data_dir, "doctor", "--json").stdout)
+    assert report["catalog"]["items"] >= 200 and report["catalog"]["sample"] is True
+    assert "catalog:" in kiosk(data_dir, "doctor").stdout
     assert report["version"] == __version__
     assert report["data_dir"] == str(data_dir.resolve())
     assert report["database"]["state"] == "ok"

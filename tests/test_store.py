@@ -150,3 +150,13 @@ def test_an_older_database_is_backed_up_and_upgraded_in_place(
 
 def test_the_data_folder_is_private(store: Store) -> None:
     assert stat.S_IMODE(store.paths.data_dir.stat().st_mode) == 0o700
+
+
+def test_rows_read_in_a_session_stay_readable_after_it(store: Store) -> None:
+    with store.write() as session:
+        session.execute(text("INSERT INTO reference_counters VALUES ('ST01', '20261123', 3)"))
+    from kiosk.store.models import ReferenceCounter
+
+    with store.read() as session:
+        counter = session.get(ReferenceCounter, ("ST01", "20261123"))
+    assert counter is not None and counter.last_sequence == 3

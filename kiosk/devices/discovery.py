@@ -66,7 +66,7 @@ def _scanners() -> DeviceReport:
 def _printers() -> DeviceReport:
     lpstat = shutil.which("lpstat")
     if lpstat is None:
-        return DeviceReport("cups", error="CUPS is not installed (no lpstat)")
+        return DeviceReport("cups", error="CUPS is not installed: no lpstat command")
     try:
         result = subprocess.run(
             [lpstat, "-e"], capture_output=True, text=True, timeout=5, check=False

@@ -108,10 +108,10 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; whatever it wrote is rolled back."""
+        """A session for reading. Closing it ends its transaction (anything written is
+        rolled back) and leaves the objects it loaded readable, detached."""
         with self._reader() as session:
             yield session
-            session.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
