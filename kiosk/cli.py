@@ -16,13 +16,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from kiosk import __version__
 from kiosk.config import Paths, Settings, load_settings, resolve_data_dir
 from kiosk.errors import DoorstepError
+
+if TYPE_CHECKING:  # the real imports wait for the subcommand that needs them
+    from kiosk.core.catalog import Catalog, ServiceItem
+    from kiosk.store.db import Store
 
 log = logging.getLogger("kiosk")
 
@@ -98,7 +102,7 @@ def main(ctx: click.Context, data_dir: Path | None, config_file: Path | None) ->
     ctx.obj = Context(Paths(resolve_data_dir(data_dir)), config_file)
 
 
-def _open_store(context: Context, *, console_log: bool = False) -> tuple[Settings, Any]:
+def _open_store(context: Context, *, console_log: bool = False) -> tuple[Settings, Store]:
     from kiosk.store.db import Store
 
     settings = context.settings()
@@ -126,14 +130,9 @@ def run(
 
     log.info("Doorstep %s starting (data folder %s)", __version__, context.paths.data_dir)
     try:
-        def load_for_residents() -> Any:  # runs on a worker thread, see kiosk.ui.tasks
-            loaded = load_catalog(store)
-            loaded.prepare_search()
-            return loaded
-
         status = run_ui(
             settings,
-            load_for_residents,
+            lambda: load_catalog(store),
             windowed=windowed,
             screenshot=screenshot,
             quit_after=quit_after,
@@ -183,7 +182,7 @@ def catalog() -> None:
     """The service catalog: list, show and import items."""
 
 
-def _with_catalog(context: Context, as_json: bool, use: Callable[[Any], None]) -> None:
+def _with_catalog(context: Context, as_json: bool, use: Callable[[Catalog], None]) -> None:
     from kiosk.core.catalog_store import load_catalog
 
     with _reported(as_json):
@@ -202,7 +201,7 @@ def _with_catalog(context: Context, as_json: bool, use: Callable[[Any], None]) -
 def catalog_list(context: Context, as_json: bool, category: str | None, query: str | None) -> None:
     """List the items of the catalog in use."""
 
-    def show(loaded: Any) -> None:
+    def show(loaded: Catalog) -> None:
         items = loaded.search(query) if query else list(loaded)
         if category:
             items = [item for item in items if item.category == category]
@@ -215,7 +214,7 @@ def catalog_list(context: Context, as_json: bool, category: str | None, query: s
     _with_catalog(context, as_json, show)
 
 
-def _summary(item: Any) -> dict[str, Any]:
+def _summary(item: ServiceItem) -> dict[str, Any]:
     return {
         "code": item.code,
         "name_zh": item.name_zh,
@@ -235,7 +234,7 @@ def _summary(item: Any) -> dict[str, Any]:
 def catalog_show(context: Context, code: str, as_json: bool, lang: str) -> None:
     """Show the service guide of one item."""
 
-    def show(loaded: Any) -> None:
+    def show(loaded: Catalog) -> None:
         item = loaded.get(code)
         if as_json:
             _echo_json(item.model_dump(mode="json"))

@@ -81,18 +81,6 @@ class ApplicationView:
     reason: str | None
     material_count: int
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "reference": self.reference,
-            "item_code": self.item_code,
-            "item_name_zh": self.item_name_zh,
-            "item_name_en": self.item_name_en,
-            "state": self.state.value,
-            "reason": self.reason,
-            "material_count": self.material_count,
-        }
-
 
 class Applications:
     """The operations on applications, each one local transaction."""
@@ -184,13 +172,6 @@ class Applications:
 
     def form(self, application_id: str) -> dict[str, Any] | None:
         return self._unseal("form_sealed", application_id)
-
-    def list(self, state: State | None = None) -> list[ApplicationView]:
-        query = select(Application).order_by(Application.created_at, Application.reference)
-        if state is not None:
-            query = query.where(Application.state == state.value)
-        with self._store.read() as session:
-            return [_view(application) for application in session.scalars(query)]
 
     def outbox(self) -> list[str]:
         """The ids of queued applications, oldest first."""

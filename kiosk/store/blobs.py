@@ -68,6 +68,3 @@ class BlobStore:
         if hashlib.sha256(content).hexdigest() != sha256:
             raise BlobCorrupt(f"blob {sha256} does not match its hash")
         return content
-
-    def exists(self, sha256: str) -> bool:
-        return self.path(sha256).exists()

@@ -22,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,7 +137,7 @@ def migrate(engine: Engine, paths: Paths, migrations: Path = MIGRATIONS) -> None
     if current is not None:
         try:
             script.get_revision(current)
-        except Exception:  # alembic raises several types for a revision it does not know
+        except CommandError:
             raise StoreError(
                 f"the database {paths.database} was written by a newer Doorstep "
                 f"(schema {current}); install that version or newer, the data is untouched"

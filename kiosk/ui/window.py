@@ -162,7 +162,6 @@ class MainWindow(QMainWindow):
 
 
 def _ready_for_search(catalog: Catalog) -> Catalog:
-    # The first search builds the pinyin keys (pypinyin loads its dictionaries then): do
-    # it here, on the worker thread, not when a resident types the first letter.
-    catalog.search("a")
+    # On the worker thread, not when a resident types the first letter.
+    catalog.prepare_search()
     return catalog

@@ -14,13 +14,14 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.config import Settings, UiSettings
 from kiosk.core.catalog import Catalog, parse_catalog
+from kiosk.core.catalog_store import sample_catalog_path
 from kiosk.ui.fonts import load_font
 from kiosk.ui.strings import Language
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.window import MainWindow
 
 SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "doorstep-test-screenshots"
-SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "assets" / "catalog" / "sample-catalog.toml"
+SAMPLE_CATALOG = sample_catalog_path()
 SIZES = ((1920, 1080), (1366, 768))
 
 CATALOG_TOML = """

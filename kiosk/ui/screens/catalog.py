@@ -169,9 +169,12 @@ class CatalogScreen(QWidget):
         self.no_results.set_plain_text(text("no_results", lang))
         if self._catalog is not None:
             for category, tile in self._tiles:
-                count = len(self._catalog.in_category(category))
-                tile.set_texts(category.label(lang), text("category_count", lang, count=count))
+                self._label_tile(self._catalog, category, tile)
         self._refresh()
+
+    def _label_tile(self, catalog: Catalog, category: Category, tile: TextButton) -> None:
+        count = len(catalog.in_category(category))
+        tile.set_texts(category.label(self._lang), text("category_count", self._lang, count=count))
 
     def _build_tiles(self, catalog: Catalog) -> None:
         for _, tile in self._tiles:
@@ -181,10 +184,7 @@ class CatalogScreen(QWidget):
         for index, category in enumerate(catalog.categories()):
             tile = TextButton(ButtonKind.TILE)
             tile.setMinimumHeight(theme.TILE_MIN_HEIGHT_PX)
-            count = len(catalog.in_category(category))
-            tile.set_texts(
-                category.label(self._lang), text("category_count", self._lang, count=count)
-            )
+            self._label_tile(catalog, category, tile)
             tile.clicked.connect(lambda _=False, chosen=category: self.show_category(chosen))
             row, column = divmod(index, theme.TILE_COLUMNS)
             self._tile_grid.addWidget(tile, row, column)
