@@ -12,6 +12,7 @@ import json
 import logging
 import logging.handlers
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -272,3 +273,84 @@ def catalog_import(context: Context, file: Path) -> None:
         finally:
             store.close()
     click.echo(f"imported catalog {imported.header.version}: {len(imported)} items")
+
+
+@main.group()
+def card() -> None:
+    """The card reader: watch readers and cards, read a social security card."""
+
+
+def _card_logging(context: Context) -> None:
+    with _reported():
+        settings = context.settings()
+    _configure_logging(context.paths, settings.log.level, console=False)
+
+
+@card.command("watch")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--read", "auto_read", is_flag=True, help="Also read each card (masked).")
+@pass_context
+def card_watch(context: Context, as_json: bool, auto_read: bool) -> None:
+    """Print reader and card events as they happen, until Ctrl-C."""
+    import signal
+    import threading
+
+    from kiosk.devices.card.service import CardEvent, CardReaderService
+
+    _card_logging(context)
+
+    def show(event: CardEvent) -> None:
+        if as_json:
+            click.echo(json.dumps(event.to_json(), ensure_ascii=False))
+        else:
+            click.echo(f"{time.strftime('%H:%M:%S')}  {event.describe()}")
+        sys.stdout.flush()
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    service = CardReaderService(show, auto_read=auto_read)
+    service.start()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+
+
+@card.command("read")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--reader", help="The reader to use (default: the first one holding a card).")
+@click.option("--reveal", is_flag=True, help="Print the personal data unmasked.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Wait up to SECONDS for a card to be inserted.",
+)
+@pass_context
+def card_read(
+    context: Context, as_json: bool, reader: str | None, reveal: bool, wait: float
+) -> None:
+    """Read the social security card in the reader and print who it belongs to."""
+    import datetime as dt
+
+    from kiosk.devices.card.pcsc import PcscContext
+    from kiosk.devices.card.service import read_identity, wait_for_card
+
+    _card_logging(context)
+    pcsc = PcscContext()
+    with _reported(as_json):
+        pcsc.establish()
+        try:
+            chosen = wait_for_card(pcsc, reader, timeout_s=wait)
+            identity = read_identity(pcsc, chosen, today=dt.date.today())
+        finally:
+            pcsc.release()
+    shown = identity.to_wire() if reveal else identity.to_display()
+    if as_json:
+        click.echo(json.dumps(shown, ensure_ascii=False))
+        return
+    width = max(len(key) for key in shown)
+    for key, value in shown.items():
+        click.echo(f"{key:<{width}}  {'-' if value is None else value}")

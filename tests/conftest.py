@@ -12,6 +12,8 @@ import pytest
 
 from tests.personal import NEVER_LOGGED
 
+pytest_plugins = ["tests.cardsim.fixtures"]
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 

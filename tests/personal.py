@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from tests.cardsim.card import PERSONAL_DATA as EMULATED_CARD_RESIDENTS
+
 RESIDENT = {
     "name": "张三丰",
-    "ssn": "310101195001011234",
+    "ssn": "310101195001011236",
     "card_number": "A58570797",
     "birth_date": "1950-01-01",
 }
 
-NEVER_LOGGED = ("张三丰", "310101195001011234", "A58570797")
+# The residents on the emulated social security cards (tests/cardsim/card.py): every
+# name (full name, record-09 substitute, name extension), SSN and card number.
+NEVER_LOGGED = ("张三丰", "310101195001011236", "A58570797", *EMULATED_CARD_RESIDENTS)

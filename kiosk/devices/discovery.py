@@ -41,17 +41,22 @@ def discover(settings: DeviceSettings) -> dict[str, DeviceReport]:
 
 def _card_readers() -> DeviceReport:
     try:
-        from smartcard.Exceptions import ListReadersException
-        from smartcard.pcsc.PCSCExceptions import EstablishContextException
-        from smartcard.System import readers
+        from kiosk.devices.card.errors import CardError
+        from kiosk.devices.card.pcsc import PcscContext
     except ImportError as exc:
         return DeviceReport("pcsc", error=f"pyscard cannot load: {exc}")
+    context = PcscContext()
     try:
-        return DeviceReport("pcsc", [str(reader) for reader in readers()])
-    except EstablishContextException:
-        return DeviceReport("pcsc", error="pcscd is not running")
-    except ListReadersException as exc:
-        return DeviceReport("pcsc", error=f"cannot list readers: {exc}")
+        context.establish()
+        found = []
+        for reader in context.list_readers():
+            state = context.state_of(reader)
+            found.append(f"{reader} ({state.slot.value if state else 'gone'})")
+        return DeviceReport("pcsc", found)
+    except CardError as exc:
+        return DeviceReport("pcsc", error=exc.staff_message)
+    finally:
+        context.release()
 
 
 def _video_devices() -> DeviceReport:
