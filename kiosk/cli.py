@@ -353,4 +353,8 @@ def card_read(
         return
     width = max(len(key) for key in shown)
     for key, value in shown.items():
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
         click.echo(f"{key:<{width}}  {'-' if value is None else value}")

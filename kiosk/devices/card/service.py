@@ -81,8 +81,7 @@ class CardEvent:
 
     def describe(self) -> str:
         """One masked line for a person."""
-        words = self.kind.value.replace("-", " ")
-        parts = [f"{words:<15}", self.reader or ""]
+        parts = [f"{self.kind.value.replace('-', ' '):<15}", self.reader or ""]
         if self.atr:
             parts.append(f"ATR {self.atr.hex(' ').upper()}")
         if self.identity is not None:
@@ -92,7 +91,7 @@ class CardEvent:
                 parts.append(f"(missing: {', '.join(self.identity.missing)})")
         if self.error is not None:
             parts.append(f"{self.error.name}: {self.error.staff_message}")
-        return "  ".join(part for part in parts if part)
+        return "  ".join(part for part in parts if part).rstrip()
 
 
 def read_identity(context: PcscContext, reader: str, *, today: dt.date) -> Identity:
