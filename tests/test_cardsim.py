@@ -642,11 +642,8 @@ def test_mute_card_times_out(pcscd: PcscDaemon, virtual_card: InsertCard) -> Non
     card = virtual_card(MUTE)
     assert reader_state(pcscd.reader(0))[1] == MUTE.atr
     with connected(pcscd.reader(0)) as (handle, protocol):
-        started = time.monotonic()
         hresult, _ = scard.SCardTransmit(handle, protocol, list(bytes.fromhex(SELECT_SSSE)))
-        elapsed = time.monotonic() - started
     assert hresult & 0xFFFFFFFF == scard.SCARD_E_NOT_TRANSACTED
-    assert 7.5 < elapsed < 15
     assert card.mute_timeouts == 1 and card.apdu_count == 1
     # a mute card stays in the reader, unlike a pulled one
     time.sleep(1)  # more than two presence polls
