@@ -58,6 +58,7 @@ SW_SECURITY = 0x6982
 SW_NO_RECORD = 0x6A83
 _SELECT_FORM_REFUSED = {0x6A86, 0x6A82, 0x6B00}
 _ABSENT = {SW_SECURITY, SW_NO_RECORD}
+_SPEC_VERSION = r"[1-9]\.\d\d"  # "1.00", "2.00", "3.00": the first digit is the generation
 
 
 @dataclass(frozen=True)
@@ -199,14 +200,14 @@ def _read_into(raw: dict[str, bytes], session: _Session, field: _Field) -> None:
 def _generation(spec_version: bytes | None) -> int:
     if spec_version is None:
         return 1
-    return int(_ascii(spec_version, "spec_version", r"[1-9]\.\d\d")[0])
+    return int(_ascii(spec_version, "spec_version", _SPEC_VERSION)[0])
 
 
 def decode(raw: dict[str, bytes]) -> Identity:
     """Turn raw record values (by field name) into an `Identity`, checking every one."""
     values: dict[str, object] = {}
     decoders: dict[str, Callable[[bytes], object]] = {
-        "spec_version": lambda v: _ascii(v, "spec_version", r"[1-9]\.\d\d"),
+        "spec_version": lambda v: _ascii(v, "spec_version", _SPEC_VERSION),
         "card_id": _card_id,
         "issue_date": lambda v: _bcd_date(v, "issue_date"),
         "expiry_date": lambda v: _bcd_date(v, "expiry_date"),
