@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from kiosk.errors import SettingsError
 from kiosk.tomlfile import TomlLines, syntax_error_line
@@ -71,6 +71,70 @@ class DeviceSettings(_Section):
     printer: DeviceBackend = DeviceBackend.REAL
 
 
+# The synthetic scenes a simulated camera can show: the values of
+# kiosk.devices.camera.scene.SceneKind, kept here as strings so that reading the settings
+# needs neither NumPy nor OpenCV (tests/test_camera.py checks the two agree).
+SceneName = Literal["empty", "card", "voucher", "qr", "page", "face"]
+
+
+class CameraSettings(_Section):
+    """One camera: the real device to open, the size and rate asked of it, and what its
+    simulator shows. `devices.camera` / `devices.document_camera` choose the backend.
+
+    `device` is an index ("0") or a path OpenCV can open; on Linux prefer the stable
+    `/dev/v4l/by-id/...-video-index0` link (`kiosk camera list` shows it), since indexes
+    move when cameras are plugged in another order. `simulator_path` (a video file or a
+    folder of images) is relative to the assets folder unless absolute. `scenes` may be
+    given in an environment variable as a comma-separated list.
+    """
+
+    device: Annotated[str, Field(min_length=1, max_length=500)] = "0"
+    width: Annotated[int, Field(ge=160, le=7680)] = 1280
+    height: Annotated[int, Field(ge=120, le=4320)] = 720
+    fps: Annotated[float, Field(ge=1, le=120)] = 15.0
+    simulator: Literal["synthetic", "video", "images"] = "synthetic"
+    simulator_path: Annotated[str, Field(max_length=1000, validate_default=True)] = ""
+    scenes: Annotated[tuple[SceneName, ...], Field(max_length=50)] = (
+        "face",
+        "card",
+        "voucher",
+        "empty",
+    )
+    hold_s: Annotated[float, Field(ge=0.1, le=3600)] = 3.0  # each scene or image, simulated
+
+    @field_validator("simulator_path")
+    @classmethod
+    def _simulator_needs_its_media(cls, value: str, info: ValidationInfo) -> str:
+        simulator = info.data.get("simulator", "synthetic")
+        if simulator != "synthetic" and not value:
+            raise ValueError(f"simulator = {simulator!r} needs a video file or image folder")
+        return value
+
+    @field_validator("scenes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("scenes")
+    @classmethod
+    def _some_scene(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one scene")
+        return value
+
+
+class DocumentCameraSettings(CameraSettings):
+    """The document camera (高拍仪): a CameraSettings with its own defaults, so that a
+    `[document_camera]` table naming only some keys keeps these for the rest."""
+
+    device: Annotated[str, Field(min_length=1, max_length=500)] = "1"
+    width: Annotated[int, Field(ge=160, le=7680)] = 1920
+    height: Annotated[int, Field(ge=120, le=4320)] = 1080
+    scenes: Annotated[tuple[SceneName, ...], Field(max_length=50)] = ("page",)
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -81,6 +145,8 @@ class Settings(_Section):
     station: StationSettings = StationSettings()
     ui: UiSettings = UiSettings()
     devices: DeviceSettings = DeviceSettings()
+    camera: CameraSettings = CameraSettings()
+    document_camera: DocumentCameraSettings = DocumentCameraSettings()
     log: LogSettings = LogSettings()
 
 

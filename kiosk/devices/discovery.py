@@ -60,7 +60,9 @@ def _card_readers() -> DeviceReport:
 
 
 def _video_devices() -> DeviceReport:
-    return DeviceReport("opencv", sorted(str(p) for p in Path("/dev").glob("video*")))
+    from kiosk.devices.camera.v4l import list_video_devices
+
+    return DeviceReport("opencv", [device.describe() for device in list_video_devices()])
 
 
 def _scanners() -> DeviceReport:

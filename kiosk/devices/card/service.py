@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from kiosk.core.identity import Identity
+from kiosk.devices.backoff import Backoff
 from kiosk.devices.card.errors import (
     CardError,
     CardExpired,
@@ -128,21 +129,6 @@ def wait_for_card(context: PcscContext, reader: str | None, *, timeout_s: float)
             return holding[0]
         if time.monotonic() >= deadline:
             raise NoCard(f"no card in {reader or 'any reader'}")
-
-
-class Backoff:
-    """Capped exponential delays: first, 2×first, 4×first … up to `cap`."""
-
-    def __init__(self, first: float = 0.25, cap: float = 5.0) -> None:
-        self.first, self.cap = first, cap
-        self._next = first
-
-    def next(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.first
 
 
 class CardReaderService:
