@@ -27,6 +27,7 @@ from kiosk.errors import DoorstepError
 
 if TYPE_CHECKING:  # the real imports wait for the subcommand that needs them
     from kiosk.core.catalog import Catalog, ServiceItem
+    from kiosk.devices.camera.sources import FrameSource
     from kiosk.store.db import Store
 
 log = logging.getLogger("kiosk")
@@ -280,10 +281,12 @@ def card() -> None:
     """The card reader: watch readers and cards, read a social security card."""
 
 
-def _card_logging(context: Context) -> None:
-    with _reported():
+def _device_logging(context: Context, as_json: bool = False) -> Settings:
+    """The settings, with logging to the data folder's log file (a device command's)."""
+    with _reported(as_json):
         settings = context.settings()
     _configure_logging(context.paths, settings.log.level, console=False)
+    return settings
 
 
 @card.command("watch")
@@ -297,7 +300,7 @@ def card_watch(context: Context, as_json: bool, auto_read: bool) -> None:
 
     from kiosk.devices.card.service import CardEvent, CardReaderService
 
-    _card_logging(context)
+    _device_logging(context)
 
     def show(event: CardEvent) -> None:
         if as_json:
@@ -338,7 +341,7 @@ def card_read(
     from kiosk.devices.card.pcsc import PcscContext
     from kiosk.devices.card.service import read_identity, wait_for_card
 
-    _card_logging(context)
+    _device_logging(context)
     pcsc = PcscContext()
     with _reported(as_json):
         pcsc.establish()
@@ -358,3 +361,264 @@ def card_read(
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         click.echo(f"{key:<{width}}  {'-' if value is None else value}")
+
+
+CAMERAS = ("camera", "document_camera")
+
+
+@main.group()
+def camera() -> None:
+    """The camera and the document camera: list them, take a snapshot."""
+    import cv2
+
+    # OpenCV prints a warning of its own for every camera it cannot open; these commands
+    # say what went wrong themselves.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def _camera_source(settings: Settings, device: str) -> tuple[str, FrameSource]:
+    """The source `--device` names: a configured camera, or a real device by index or path
+    (opened with the camera's size and rate)."""
+    from kiosk.devices.camera.sources import OpenCvSource, open_source
+
+    which = device.replace("-", "_")
+    if which in CAMERAS:
+        return which, open_source(getattr(settings, which), getattr(settings.devices, which))
+    section = settings.camera
+    return device, OpenCvSource(device, section.width, section.height, section.fps)
+
+
+@camera.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_context
+def camera_list(context: Context, as_json: bool) -> None:
+    """Say how each camera is set up and whether it gives frames (each is opened for a
+    moment), and list the video devices of this computer. Exits 1 when a camera gives no
+    frames."""
+    from kiosk.devices.camera.errors import CameraError
+    from kiosk.devices.camera.service import snapshot
+    from kiosk.devices.camera.v4l import list_video_devices
+
+    settings = _device_logging(context, as_json)
+    cameras = []
+    for which in CAMERAS:
+        _, source = _camera_source(settings, which)
+        entry: dict[str, Any] = {
+            "name": which,
+            "backend": getattr(settings.devices, which).value,
+            "source": source.describe(),
+            "gives_frames": False,
+            "width": None,
+            "height": None,
+            "error": None,
+            "message": None,
+        }
+        try:
+            image = snapshot(source, timeout=5.0)
+        except CameraError as error:
+            entry.update(error=error.name, message=error.staff_message)
+        else:
+            entry.update(gives_frames=True, width=image.shape[1], height=image.shape[0])
+        cameras.append(entry)
+    devices = list_video_devices()
+    if as_json:
+        _echo_json(
+            {"cameras": cameras, "video_devices": [device.as_json() for device in devices]}
+        )
+    else:
+        for entry in cameras:
+            click.echo(f"{entry['name'].replace('_', ' ')}: {entry['backend']}: {entry['source']}")
+            if entry["gives_frames"]:
+                click.echo(f"  gives frames: {entry['width']}x{entry['height']}")
+            else:
+                click.echo(f"  no frames: {entry['error']}: {entry['message']}")
+        click.echo("video devices:" if devices else "video devices: none found")
+        for device in devices:
+            click.echo(f"  {device.describe()}")
+    sys.exit(0 if all(entry["gives_frames"] for entry in cameras) else 1)
+
+
+@camera.command("snapshot")
+@click.option(
+    "--device",
+    default="camera",
+    show_default=True,
+    help="camera, document_camera, or a device index or path to open with the real backend.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The picture to write; its extension (.png, .jpg, .bmp, .webp …) sets the format.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a frame.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_context
+def camera_snapshot(
+    context: Context, device: str, out: Path, timeout: float, as_json: bool
+) -> None:
+    """Take one picture with a camera and write it to a file."""
+    import cv2
+
+    from kiosk.devices.camera.service import snapshot
+    from kiosk.devices.camera.sources import OpenCvSource
+
+    if not cv2.haveImageWriter(str(out)):
+        raise click.BadParameter(
+            f"cannot write pictures as {out.suffix or 'a file without an extension'!r}: "
+            "name the file .png, .jpg, .bmp or .webp",
+            param_hint="--out",
+        )
+    settings = _device_logging(context, as_json)
+    which, source = _camera_source(settings, device)
+    # A real camera's first frames are dark while its exposure settles.
+    settle = 5 if isinstance(source, OpenCvSource) and source.paced else 0
+    with _reported(as_json):
+        image = snapshot(source, timeout, settle_frames=settle)
+        ok, encoded = cv2.imencode(out.suffix, image)
+        if not ok:
+            raise DoorstepError(f"OpenCV could not encode the picture as {out.suffix}")
+        try:
+            out.write_bytes(encoded.tobytes())
+        except OSError as exc:
+            raise DoorstepError(
+                f"cannot write {out}: {exc.strerror}",
+                action="Name a file in a folder that exists and can be written.",
+            ) from None
+    height, width = image.shape[:2]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"device": which, "source": source.describe(), "path": str(out),
+                 "width": width, "height": height},
+                ensure_ascii=False,
+            )
+        )
+    else:
+        click.echo(f"saved a {width}x{height} picture from {source.describe()} to {out}")
+
+
+@main.group()
+def vision() -> None:
+    """What the cameras see, on image files: codes, cards, pages, faces."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+_IMAGE = click.Path(dir_okay=False, path_type=Path)
+
+
+@vision.command("decode")
+@click.argument("image", type=_IMAGE)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def vision_decode(image: Path, as_json: bool) -> None:
+    """Everything found in IMAGE: QR codes (a medical-insurance voucher or other), a card,
+    a document page and faces. A code's text is printed escaped, never followed."""
+    from kiosk.devices.vision.images import load_image
+    from kiosk.devices.vision.pipeline import analyse, safe_json
+
+    with _reported(as_json):
+        picture = load_image(image)
+    found = analyse(picture)
+    if as_json:
+        click.echo(safe_json(found.as_json()))
+        return
+    height, width = picture.shape[:2]
+    click.echo(f"{image}: {width}x{height}")
+    for code in found.codes:
+        click.echo(f"  code ({code.kind}): {code.display_text}")
+    if found.card:
+        click.echo(f"  card at {_corners(found.card.corners)}")
+    if found.document:
+        click.echo(f"  page at {_corners(found.document.corners)}")
+    for x, y, w, h in found.faces:
+        click.echo(f"  face at x {x}, y {y}, {w}x{h}")
+    if not (found.codes or found.card or found.document or found.faces):
+        click.echo("  nothing found")
+
+
+def _corners(corners: Any) -> str:
+    return " ".join(f"({x:.0f}, {y:.0f})" for x, y in corners)
+
+
+@vision.command("card")
+@click.argument("image", type=_IMAGE)
+@click.option("--out", required=True, type=_IMAGE, help="Where to write the card's face.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def vision_card(image: Path, out: Path, as_json: bool) -> None:
+    """Find the card in IMAGE and write its face, flattened and upright, to OUT
+    (856x540, 10 px per mm). Exits 1 when there is no card."""
+    from kiosk.devices.vision.card import CardNotFound, find_card, flatten_card
+    from kiosk.devices.vision.images import load_image, save_image
+
+    with _reported(as_json):
+        picture = load_image(image)
+        finding = find_card(picture)
+        if finding is None:
+            raise CardNotFound(f"no card in {image}")
+        save_image(out, flatten_card(picture, finding))
+    if as_json:
+        click.echo(json.dumps({"path": str(out), **finding.as_json()}))
+    else:
+        click.echo(f"card at {_corners(finding.corners)}; its face is in {out}")
+
+
+@vision.command("page")
+@click.argument("images", nargs=-1, required=True, type=_IMAGE)
+@click.option(
+    "--out",
+    required=True,
+    type=_IMAGE,
+    help="FILE.pdf for one document of all pages; an image file for one page "
+    "(several pages become FILE-1.png, FILE-2.png …).",
+)
+@click.option("--raw", is_flag=True, help="Flattened and turned only, not cleaned.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def vision_page(images: tuple[Path, ...], out: Path, raw: bool, as_json: bool) -> None:
+    """Find the page in each IMAGE, flatten it, turn it upright and clean it for reading;
+    write them to OUT. Exits 1 when an image holds no page (and writes nothing)."""
+    from kiosk.devices.vision.images import load_image, save_image
+    from kiosk.devices.vision.page import (
+        PageNotFound,
+        clean_page,
+        find_page,
+        flatten_page,
+        pages_to_pdf,
+    )
+
+    pages, found = [], []
+    with _reported(as_json):
+        for image in images:
+            picture = load_image(image)
+            finding = find_page(picture)
+            if finding is None:
+                raise PageNotFound(f"no page in {image}")
+            flat, finding = flatten_page(picture, finding)
+            pages.append(flat if raw else clean_page(flat))
+            found.append({"image": str(image), **finding.as_json()})
+        if out.suffix.lower() == ".pdf":
+            written = [out]
+            try:
+                pages_to_pdf(pages, out)
+            except OSError as exc:
+                raise DoorstepError(f"cannot write {out}: {exc.strerror}") from None
+        elif len(pages) == 1:
+            written = [save_image(out, pages[0])]
+        else:
+            written = [
+                save_image(out.with_name(f"{out.stem}-{n}{out.suffix}"), page)
+                for n, page in enumerate(pages, 1)
+            ]
+    if as_json:
+        click.echo(json.dumps({"written": [str(p) for p in written], "pages": found}))
+    else:
+        for entry in found:
+            click.echo(f"{entry['image']}: page at {_corners(entry['corners'])}")
+        click.echo("written: " + ", ".join(str(p) for p in written))
