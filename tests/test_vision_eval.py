@@ -58,7 +58,7 @@ class Figures:
 
 
 @pytest.fixture(scope="module")
-def figures() -> Figures:
+def figures(request: pytest.FixtureRequest) -> Figures:
     result = Figures()
     for kind, count, size in PLAN:
         for index in range(count):
@@ -105,7 +105,9 @@ def figures() -> Figures:
                 result.empty_clean += clean
                 if not clean:
                     result.failures.append(f"{label}: false card or code")
-    print(
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    say = terminal.write_line if terminal else print
+    say(
         f"\nvision eval: {result.images} images\n"
         f"  QR read (code ≥ ¼ frame width): {result.qr_read}/{result.qr_total}"
         f" = {result.rate(result.qr_read, result.qr_total):.1%} (target 99 %);"
@@ -120,7 +122,7 @@ def figures() -> Figures:
         f" = {result.rate(result.empty_clean, result.empty_total):.1%} (target 99 %)"
     )
     for failure in result.failures[:30]:
-        print(f"    {failure}")
+        say(f"    {failure}")
     return result
 
 
