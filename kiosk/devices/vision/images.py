@@ -21,7 +21,8 @@ escapes it, whatever the input. The rules it follows:
   read.
 
 `save_image` writes an array to a file whose extension names the format, through a
-temporary file so that a half-written image never appears under the name.
+temporary file so that a half-written image never appears under the name. `as_grey` is
+the one check and greyscale conversion of an image array the detectors share.
 
 The error messages name no path and quote no file contents: errors end up in logs, and a
 file name can hold a resident's name.
@@ -110,6 +111,7 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     """Write `image` (BGR or BGRA `uint8`, or greyscale) to `path` in the format its
     extension names (.png .jpg .jpeg .webp .bmp .tif .tiff); the path written.
 
+    The file is readable by its owner only (mode 0600): pictures can be personal data.
     `ValueError` if `image` is not an image array; `ImageNotSaved` for an unknown
     extension, an image the format cannot hold, or a failed write (nothing is left under
     `path` then, and what was there before stays)."""
@@ -135,12 +137,24 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     return target
 
 
-def _check_array(image: np.ndarray) -> None:
+def as_grey(image: np.ndarray) -> np.ndarray:
+    """`image` (greyscale, BGR or BGRA `uint8`) as a greyscale array, not copied when it
+    is one already; `ValueError` if it is no image."""
+    channels = _check_array(image)
+    if channels == 1:
+        return image.reshape(image.shape[:2])
+    code = cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY
+    return cv2.cvtColor(image, code)
+
+
+def _check_array(image: np.ndarray) -> int:
+    """The number of channels of an image array; `ValueError` if it is no image."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         raise ValueError("an image is a NumPy uint8 array")
     channels = 1 if image.ndim == 2 else image.shape[2] if image.ndim == 3 else 0
     if channels not in (1, 3, 4) or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"an image array of shape {image.shape} holds no picture")
+    return channels
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
@@ -247,12 +261,36 @@ def _open(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels("header claims a huge picture") from None
     except Image.UnidentifiedImageError:
+        kind = _signature(data)
+        if kind:
+            raise ImageUnreadable(
+                f"the file starts like a {kind} image, but its header is damaged or cut short",
+                reason="corrupt",
+            ) from None
         raise ImageUnreadable(
             "the file is not an image in a known format (PNG, JPEG, WebP, BMP, TIFF, GIF)",
             reason="not_an_image",
         ) from None
     except Exception as error:
         raise _damaged("", error) from error
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _signature(data: bytes) -> str:
+    """The format whose signature `data` starts with, or ""."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), "")
 
 
 def _damaged(image_format: str | None, error: Exception) -> ImageUnreadable:

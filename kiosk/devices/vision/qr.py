@@ -4,17 +4,23 @@
 perspective, blur and uneven light far better (and faster) than OpenCV's detector.
 Only QR codes proper (models 1 and 2) are read: the voucher is one, and leaving out Micro
 QR, rMQR and the rest saves time and false reads. When the first pass finds nothing, a
-second pass looks at a contrast-normalised copy of the frame (see `_second_look`).
+second looks at a halved, sharpened copy of the frame (see `_second_look`).
 
 What a code holds is taken as follows (`Code.data`):
 
 - text, as zxing transcodes it (by the ECI the code declares, or its guess): UTF-8,
   GB 18030, Shift JIS (QR's kanji mode) and ISO 8859-1 all come out as text;
 - bytes zxing calls binary (no ECI and characters it cannot place, or an ECI it does not
-  know) are read as UTF-8 if they are valid UTF-8, else as GB 18030 if they read as
-  Chinese text (most Chinese generators write GBK without saying so), and otherwise
-  kept losslessly as "hex:" followed by their lower-case hex digits, with
-  `Code.binary` set. `Code.raw` always holds the bytes as they were in the code.
+  know), or took for Shift JIS half-width katakana, are read as UTF-8 if they are valid
+  UTF-8 (most generators write UTF-8 without saying so); else as GB 18030 if they read
+  as Chinese text (many Chinese generators write GBK without saying so: see
+  `_as_chinese`); else as ISO 8859-1 (QR's own default) if that gives printable text;
+  and otherwise kept losslessly as "hex:" followed by their lower-case hex digits, with
+  `Code.binary` set. UTF-8 comes first because it is the commoner and because GBK is
+  seldom valid UTF-8: a GBK string of one or two characters sometimes is ("元", D4 AA,
+  is UTF-8 "Ԫ"), and is then read as UTF-8.
+
+`Code.raw` always holds the bytes as they were in the code.
 
 A code's contents are never followed, opened or run, and never logged: they count as
 personal data. `Code.display_text` is the form safe to put on a screen, and `repr(code)`
@@ -24,6 +30,7 @@ shows only the kind and the length.
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,6 +40,7 @@ import numpy as np
 import zxingcpp
 
 from kiosk.core.voucher import Voucher, VoucherInvalid, parse_voucher
+from kiosk.devices.vision.images import as_grey
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +57,23 @@ _SECOND_LOOK_HALVED = 480
 _TEXT_CONTENT = frozenset(
     {zxingcpp.ContentType.Text, zxingcpp.ContentType.GS1, zxingcpp.ContentType.ISO15434}
 )
+#: Half-width katakana: zxing's sign that it took undeclared bytes for Shift JIS (QR's
+#: kanji mode cannot hold them), which at a Chinese kiosk they never are.
+_HALFWIDTH_KANA = re.compile("[\uff61-\uff9f]")
 #: Unicode categories shown escaped: controls, formatting characters (bidi overrides and
 #: isolates, zero-width characters, the BOM), surrogates, private use, unassigned code
 #: points, and the line and paragraph separators.
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: CJK punctuation, ideographs (extension A, the unified block, compatibility ideographs,
+#: the supplementary planes) and full-width forms.
+_CHINESE_RANGES = (
+    (0x3000, 0x303F),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0xFF00, 0xFFEF),
+    (0x20000, 0x3FFFF),
+)
 
 Point = tuple[float, float]
 
@@ -110,7 +131,7 @@ def _escaped(char: str) -> str:
 
 def decode_codes(image: np.ndarray) -> list[Code]:
     """Every QR code in `image` (BGR or greyscale `uint8`), each once, in the order found."""
-    grey = _grey(image)
+    grey = np.ascontiguousarray(as_grey(image))
     found, scale = _read(grey), 1.0
     if not found:
         found, scale = _second_look(grey)
@@ -122,18 +143,6 @@ def decode_codes(image: np.ndarray) -> list[Code]:
             codes.append(code)
     log.debug("%d QR codes in the frame", len(codes))
     return codes
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError("decode_codes takes a uint8 greyscale or BGR image")
-    if image.ndim == 2:
-        return np.ascontiguousarray(image)
-    if image.shape[2] == 1:
-        return np.ascontiguousarray(image[:, :, 0])
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def _read(grey: np.ndarray) -> list[zxingcpp.Barcode]:
@@ -187,41 +196,69 @@ def _code(barcode: zxingcpp.Barcode, scale: float) -> Code:
 
 def _contents(barcode: zxingcpp.Barcode) -> tuple[str, bool]:
     """The code's contents as text, and whether they had to be kept as hex."""
-    if barcode.content_type in _TEXT_CONTENT:
-        return barcode.text, False
+    text = barcode.text
+    if barcode.content_type in _TEXT_CONTENT and not _HALFWIDTH_KANA.search(text):
+        return text, False
     raw = barcode.bytes
-    try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        pass
-    chinese = _as_chinese(raw)
-    if chinese is not None:
-        return chinese, False
+    text = _utf8(raw)
+    if text is not None:
+        return text, False
+    text = _as_chinese(raw)
+    if text is not None:
+        return text, False
+    text = raw.decode("latin-1")
+    if _printable(text):
+        return text, False
     return HEX_PREFIX + raw.hex(), True
 
 
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _printable(text: str) -> bool:
+    """Whether `text` has no control or formatting characters but tabs and line ends."""
+    return all(
+        char in "\t\r\n" or unicodedata.category(char) not in _ESCAPED_CATEGORIES for char in text
+    )
+
+
+def _chinese(char: str) -> bool:
+    point = ord(char)
+    return any(low <= point <= high for low, high in _CHINESE_RANGES)
+
+
 def _as_chinese(raw: bytes) -> str | None:
-    """`raw` read as GB 18030 if that makes printable text with Chinese characters in it
-    and most of its two-byte characters in GB 2312's range (both bytes 0xA1 or above) —
-    what Chinese text is, and what ISO 8859-1 text read as GB 18030 is not."""
+    """`raw` read as GB 18030, if that makes printable text with Chinese characters (or
+    CJK punctuation, or full-width forms) in it and at most a quarter of its two-byte
+    characters end in an ASCII byte.
+
+    The last rule tells ISO 8859-1 text apart: read as GB 18030, an accented letter and
+    the ASCII letter after it make one two-byte character ("é" "l" → "閘"), while Chinese
+    text mostly uses second bytes of 0xA1 and above (all of GB 2312 does). The price: a
+    short text of GBK's rarer characters, written without saying so, can be refused
+    here and read as ISO 8859-1 instead."""
     try:
         text = raw.decode("gb18030")
     except UnicodeDecodeError:
         return None
-    if not any("\u4e00" <= char <= "\u9fff" for char in text):
+    if not any(map(_chinese, text)) or not _printable(text):
         return None
-    if not all(char.isprintable() or char in "\t\r\n" for char in text):
-        return None
-    wide = common = 0
+    wide = ascii_ended = 0
     index = 0
     while index < len(raw):
         if raw[index] < 0x80:
             index += 1
-            continue
-        wide += 1
-        common += raw[index] >= 0xA1 and raw[index + 1] >= 0xA1
-        index += 4 if 0x30 <= raw[index + 1] <= 0x39 else 2
-    return text if common * 4 >= wide * 3 else None
+        elif 0x30 <= raw[index + 1] <= 0x39:  # a four-byte character
+            index += 4
+        else:
+            wide += 1
+            ascii_ended += raw[index + 1] < 0x80
+            index += 2
+    return text if ascii_ended * 4 <= wide else None
 
 
 def _voucher(data: str) -> Voucher | None:
