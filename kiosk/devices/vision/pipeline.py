@@ -25,7 +25,7 @@ import numpy as np
 from kiosk.devices.vision.card import CardFinding, find_card
 from kiosk.devices.vision.page import MIN_AREA as PAGE_MIN_AREA
 from kiosk.devices.vision.page import PageFinding, find_page
-from kiosk.devices.vision.qr import Code, decode_codes
+from kiosk.devices.vision.qr import UNSAFE_CATEGORIES, Code, decode_codes
 from kiosk.devices.vision.quads import find_quads
 
 
@@ -69,15 +69,10 @@ def analyse(
     )
 
 
-# Characters a terminal or a viewer could act on: controls, bidi overrides and isolates,
-# zero-width and other format characters, line and paragraph separators.
-_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
 def safe_json(value: object) -> str:
     """JSON with readable Chinese but every unsafe character written as a \\u escape."""
     text = json.dumps(value, ensure_ascii=False)
-    return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE else c for c in text)
+    return "".join(_escape(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
 
 
 def _escape(char: str) -> str:

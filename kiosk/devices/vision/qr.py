@@ -63,7 +63,7 @@ _HALFWIDTH_KANA = re.compile("[\uff61-\uff9f]")
 #: Unicode categories shown escaped: controls, formatting characters (bidi overrides and
 #: isolates, zero-width characters, the BOM), surrogates, private use, unassigned code
 #: points, and the line and paragraph separators.
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 #: CJK punctuation, ideographs (extension A, the unified block, compatibility ideographs,
 #: the supplementary planes) and full-width forms.
 _CHINESE_RANGES = (
@@ -111,7 +111,7 @@ def safe_text(text: str, limit: int = DISPLAY_LIMIT) -> str:
     pieces: list[str] = []
     length = 0
     for char in text:
-        piece = _escaped(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char
+        piece = _escaped(char) if unicodedata.category(char) in UNSAFE_CATEGORIES else char
         if length + len(piece) > limit:
             pieces.append("…")
             break
@@ -222,7 +222,7 @@ def _utf8(raw: bytes) -> str | None:
 def _printable(text: str) -> bool:
     """Whether `text` has no control or formatting characters but tabs and line ends."""
     return all(
-        char in "\t\r\n" or unicodedata.category(char) not in _ESCAPED_CATEGORIES for char in text
+        char in "\t\r\n" or unicodedata.category(char) not in UNSAFE_CATEGORIES for char in text
     )
 
 
