@@ -51,6 +51,8 @@ class Figures:
     page_upright: int = 0
     empty_total: int = 0
     empty_clean: int = 0
+    face_total: int = 0
+    face_found: int = 0
     failures: list[str] = field(default_factory=list)
 
     def rate(self, hits: int, total: int) -> float:
@@ -64,7 +66,9 @@ def figures(request: pytest.FixtureRequest) -> Figures:
         for index in range(count):
             seed = SEED + index + 1000 * size[0]
             image, truth = render(kind, seed=seed, size=size)
-            seen = analyse(image, faces=False, document=kind is SceneKind.PAGE)
+            seen = analyse(
+                image, faces=kind is SceneKind.FACE, document=kind is SceneKind.PAGE
+            )
             result.images += 1
             label = f"{kind}/{seed}@{size[0]}x{size[1]}"
             for code in truth.codes:
@@ -99,6 +103,17 @@ def figures(request: pytest.FixtureRequest) -> Figures:
                     result.page_upright += error < CORNER_TOLERANCE and shift == 0
                     if error >= CORNER_TOLERANCE:
                         result.failures.append(f"{label}: page corners off by {error:.1%}")
+            for x, y, w, h in truth.faces:
+                result.face_total += 1
+                found = any(
+                    abs(box.x + box.w / 2 - x - w / 2) < w / 3
+                    and abs(box.y + box.h / 2 - y - h / 2) < h / 3
+                    and 0.6 < box.w / w < 1.6
+                    for box in seen.faces
+                )
+                result.face_found += found
+                if not found:
+                    result.failures.append(f"{label}: face not found")
             if truth.card is None and not truth.codes:
                 result.empty_total += 1
                 clean = seen.card is None and not seen.codes
@@ -119,7 +134,9 @@ def figures(request: pytest.FixtureRequest) -> Figures:
         f" = {result.rate(result.page_found, result.page_total):.1%} (target 95 %);"
         f" upright {result.rate(result.page_upright, result.page_total):.1%}\n"
         f"  no card or code where there is none: {result.empty_clean}/{result.empty_total}"
-        f" = {result.rate(result.empty_clean, result.empty_total):.1%} (target 99 %)"
+        f" = {result.rate(result.empty_clean, result.empty_total):.1%} (target 99 %)\n"
+        f"  faces found (no target): {result.face_found}/{result.face_total}"
+        f" = {result.rate(result.face_found, result.face_total):.1%}"
     )
     for failure in result.failures[:30]:
         say(f"    {failure}")
@@ -137,19 +154,12 @@ def test_qr_codes_are_read(figures: Figures) -> None:
     assert figures.qr_kind_right == figures.qr_read
 
 
-# Issue 4 asks for 95 % of cards and 99 % of empty frames; the finder reaches 93.8 % and
-# 98.7 % on this set (2026-11-23). These two floors hold what it does until it gets there;
-# the issue stays open on them.
-CARD_FLOOR = 0.93
-EMPTY_FLOOR = 0.98
-
-
 def test_cards_are_found_to_two_percent(figures: Figures) -> None:
-    assert figures.rate(figures.card_found, figures.card_total) >= CARD_FLOOR
+    assert figures.rate(figures.card_found, figures.card_total) >= 0.95
 
 
 def test_cards_come_out_upright(figures: Figures) -> None:
-    assert figures.rate(figures.card_upright, figures.card_total) >= CARD_FLOOR
+    assert figures.rate(figures.card_upright, figures.card_total) >= 0.95
 
 
 def test_pages_are_found_to_two_percent(figures: Figures) -> None:
@@ -161,7 +171,13 @@ def test_pages_come_out_upright(figures: Figures) -> None:
 
 
 def test_nothing_is_seen_where_there_is_nothing(figures: Figures) -> None:
-    assert figures.rate(figures.empty_clean, figures.empty_total) >= EMPTY_FLOOR
+    assert figures.rate(figures.empty_clean, figures.empty_total) >= 0.99
+
+
+def test_people_at_the_kiosk_are_seen(figures: Figures) -> None:
+    # The issue sets no figure for faces; this holds the level the Haar cascade reaches
+    # on the synthetic portraits (all of them on this set) with room for a noisy one.
+    assert figures.rate(figures.face_found, figures.face_total) >= 0.9
 
 
 def test_the_same_seed_draws_the_same_frame() -> None:

@@ -540,19 +540,25 @@ def _place_page(frame: np.ndarray, rng: np.random.Generator) -> Truth:
 
 
 def _place_face(frame: np.ndarray, rng: np.random.Generator) -> Truth:
+    """Someone at the kiosk: their face 1/10 to 1/4 of the frame's width (the camera faces
+    a person standing about an arm's length away), the portrait cropped by the frame."""
     portrait = _portrait()
     fh, fw = frame.shape[:2]
-    side = int(rng.uniform(0.35, 0.9) * fh)
+    x, y, w, h = _PORTRAIT_FACE
+    face_width = rng.uniform(0.1, 0.25) * fw
+    side = max(1, round(face_width * portrait.shape[0] / w))
     scale = side / portrait.shape[0]
     image = cv2.resize(portrait, (side, side), interpolation=cv2.INTER_AREA)
     gain = rng.uniform(0.75, 1.2)
     image = np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
-    x0 = int(rng.integers(0, fw - side + 1))
-    y0 = int(rng.integers(0, fh - side + 1))
-    frame[y0 : y0 + side, x0 : x0 + side] = image
-    x, y, w, h = _PORTRAIT_FACE
-    box = (x0 + round(x * scale), y0 + round(y * scale), round(w * scale), round(h * scale))
-    return Truth(SceneKind.FACE, faces=(box,))
+    box = [round(x * scale), round(y * scale), round(w * scale), round(h * scale)]
+    # Where the portrait's corner goes: anywhere that keeps the whole face in the frame.
+    x0 = int(rng.integers(-box[0], fw - box[0] - box[2] + 1))
+    y0 = int(rng.integers(-box[1], fh - box[1] - box[3] + 1))
+    left, top = max(0, x0), max(0, y0)
+    right, bottom = min(fw, x0 + side), min(fh, y0 + side)
+    frame[top:bottom, left:right] = image[top - y0 : bottom - y0, left - x0 : right - x0]
+    return Truth(SceneKind.FACE, faces=((x0 + box[0], y0 + box[1], box[2], box[3]),))
 
 
 def _place_distractors(frame: np.ndarray, rng: np.random.Generator) -> Truth:
