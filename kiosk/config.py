@@ -135,6 +135,20 @@ class DocumentCameraSettings(CameraSettings):
     scenes: Annotated[tuple[SceneName, ...], Field(max_length=50)] = ("page",)
 
 
+class PrinterSettings(_Section):
+    """The printer: a CUPS queue (`devices.printer = "real"`), or for the demo and tests a
+    folder the simulated printer writes PDFs into (`"simulator"`)."""
+
+    # The CUPS queue; empty: CUPS's default printer.
+    name: Annotated[str, Field(max_length=127, pattern=r"^[^\s/#]*$")] = ""
+    # The CUPS server (host[:port] or a socket path); empty: the machine's own CUPS.
+    server: Annotated[str, Field(max_length=500)] = ""
+    # The simulated printer's folder; empty: `printed/` in the data folder.
+    folder: Annotated[str, Field(max_length=1000)] = ""
+    # What receipts are printed on: A4 sheets or the 80 mm roll of a receipt printer.
+    paper: Literal["a4", "roll80"] = "a4"
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -147,6 +161,7 @@ class Settings(_Section):
     devices: DeviceSettings = DeviceSettings()
     camera: CameraSettings = CameraSettings()
     document_camera: DocumentCameraSettings = DocumentCameraSettings()
+    printer: PrinterSettings = PrinterSettings()
     log: LogSettings = LogSettings()
 
 
@@ -176,6 +191,16 @@ class Paths:
     @property
     def logs(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def spool(self) -> Path:
+        """Print jobs' PDFs while the print system reads them, and the printer lock."""
+        return self.data_dir / "spool"
+
+    @property
+    def printed(self) -> Path:
+        """Where the simulated printer puts what it prints, unless the settings say."""
+        return self.data_dir / "printed"
 
     @property
     def settings_file(self) -> Path:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.personal import NEVER_LOGGED
 
-pytest_plugins = ["tests.cardsim.fixtures"]
+pytest_plugins = ["tests.cardsim.fixtures", "tests.cupsd"]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

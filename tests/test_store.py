@@ -160,3 +160,16 @@ def test_rows_read_in_a_session_stay_readable_after_it(store: Store) -> None:
     with store.read() as session:
         counter = session.get(ReferenceCounter, ("ST01", "20261123"))
     assert counter is not None and counter.last_sequence == 3
+
+
+def test_the_migrations_build_exactly_the_models_schema(store: Store) -> None:
+    """Every model change comes with its migration: the migrated database and the models
+    agree, column for column."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from kiosk.store.models import Base
+
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []

@@ -180,3 +180,33 @@ class OutboxEntry(Base):
         ForeignKey("applications.id", ondelete="CASCADE"), unique=True
     )
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrintJob(Base):
+    """A document to print (a receipt, a form, a report, a test page) and how it went.
+
+    The document itself is a blob (sealed at rest like every blob); `title` and `reason`
+    are shown to staff and in logs, so they never hold personal data (a receipt's title
+    is its reference). `backend_job` is the print system's own id for the job while the
+    print system holds it; it is cleared when the print system lost the job, which is
+    what allows the job to be sent again without printing it twice.
+    """
+
+    __tablename__ = "print_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)  # FIFO order
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(120))
+    reference: Mapped[str | None] = mapped_column(String(40), index=True)
+    document_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    printer: Mapped[str | None] = mapped_column(String(127))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    backend_job: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reprint_of: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
