@@ -1,14 +1,20 @@
 """Applications: what a resident asks the district for, and the states it goes through.
 
-    draft ──► ready ──► queued ──► submitted ──► accepted ──► completed
-      │         │                      │
-      ▼         ▼                      └──────► rejected
+    draft ──► ready ──► queued ──► submitted ──► accepted ──► ready_for_pickup ──► completed
+      │         │         │            │            │  └─────────────────────────────▲
+      ▼         ▼         └────────────┴────────────┴──► rejected
    (discarded while a draft or ready: the resident walked away)
 
 - draft: being filled in at the kiosk; ready: everything the item needs is there;
 - queued: committed to the local outbox (in the same transaction as the state change),
   so it survives a power cut and will be uploaded;
-- submitted: the district has it; accepted / rejected: an agent decided; completed: done.
+- submitted: the district has it; accepted / rejected: an agent decided (or, rejected
+  straight from queued: the district refused it at intake, e.g. an item it does not
+  offer); ready_for_pickup: the result waits at the station; completed: done.
+
+The district's decisions come back through sync as states to set (`apply_remote`), not
+steps to take: they are applied in the district's order, so the last one wins, and
+applying one twice changes nothing.
 
 Only the transitions above exist; any other raises IllegalTransition. An application's
 id is a UUID made here that never changes; its reference (kiosk.core.references) is what
@@ -42,21 +48,52 @@ class State(StrEnum):
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    READY_FOR_PICKUP = "ready_for_pickup"
     COMPLETED = "completed"
 
 
 TRANSITIONS: Mapping[State, frozenset[State]] = {
     State.DRAFT: frozenset({State.READY}),
     State.READY: frozenset({State.DRAFT, State.QUEUED}),
-    State.QUEUED: frozenset({State.SUBMITTED}),
+    State.QUEUED: frozenset({State.SUBMITTED, State.REJECTED}),
     State.SUBMITTED: frozenset({State.ACCEPTED, State.REJECTED}),
-    State.ACCEPTED: frozenset({State.COMPLETED}),
+    State.ACCEPTED: frozenset({State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}),
+    State.READY_FOR_PICKUP: frozenset({State.COMPLETED}),
     State.REJECTED: frozenset(),
     State.COMPLETED: frozenset(),
 }
 
 #: States an application may be discarded in (nothing has left the kiosk yet).
 DISCARDABLE = frozenset({State.DRAFT, State.READY})
+
+#: States the district sets (through sync), and the local states it may set them from.
+REMOTE_STATES = frozenset(
+    {State.ACCEPTED, State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}
+)
+SENT = frozenset(
+    {State.QUEUED, State.SUBMITTED, State.ACCEPTED, State.READY_FOR_PICKUP,
+     State.COMPLETED, State.REJECTED}
+)
+
+
+def apply_remote(
+    session: Session, application: Application, target: State, reason: str | None
+) -> bool:
+    """Set a state the district decided (inside the caller's transaction); True if it
+    changed anything. Only applications that left the kiosk take remote states."""
+    if target not in REMOTE_STATES:
+        raise IllegalTransition(f"the district cannot set an application to {target}")
+    current = State(application.state)
+    if current not in SENT:
+        raise IllegalTransition(f"a {current} application has not been sent to the district")
+    if current is target and application.reason == reason:
+        return False
+    application.state = target.value
+    application.reason = reason
+    application.history.append(
+        StateChange(from_state=current.value, to_state=target.value, reason=reason)
+    )
+    return True
 
 
 class ApplicationNotFound(DoorstepError):
@@ -165,6 +202,14 @@ class Applications:
     def get(self, application_id: str) -> ApplicationView:
         with self._store.read() as session:
             return _view(_get(session, application_id))
+
+    def views(self, *, limit: int | None = None) -> list[ApplicationView]:
+        """Every application, oldest first (or the first `limit`)."""
+        with self._store.read() as session:
+            query = select(Application).order_by(Application.created_at, Application.reference)
+            if limit is not None:
+                query = query.limit(limit)
+            return [_view(a) for a in session.scalars(query)]
 
     def resident(self, application_id: str) -> dict[str, Any] | None:
         """The resident's identity, unsealed: only for the district and the receipt."""

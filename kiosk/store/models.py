@@ -134,6 +134,8 @@ class Blob(Base):
     size: Mapped[int]
     media_type: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the district confirmed it has this blob (sync sends it no more); None: not yet.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Material(Base):
@@ -210,3 +212,23 @@ class PrintJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncInfo(Base):
+    """The station's standing with its district (one row, id 1): who the district says this
+    station is, where the sync got to, and how the last attempt went."""
+
+    __tablename__ = "sync_info"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_url: Mapped[str | None] = mapped_column(String(500))
+    station_id: Mapped[str | None] = mapped_column(String(36))
+    station_code: Mapped[str | None] = mapped_column(String(12))
+    station_name: Mapped[str | None] = mapped_column(String(120))
+    district_name: Mapped[str | None] = mapped_column(String(120))
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes_cursor: Mapped[str | None] = mapped_column(String(200))
+    settings_version: Mapped[int | None] = mapped_column(Integer)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

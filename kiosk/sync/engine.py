@@ -1,0 +1,321 @@
+"""One sync pass: the outbox up, the district's decisions down.
+
+Upload, oldest first (FIFO per station):
+1. take the next `batch_size` outbox entries;
+2. send each of their blobs the district does not have yet (PUT by sha256, a few at a
+   time); a blob is marked sent (`blobs.sent_at`) once the district has confirmed it, so a
+   later pass never sends it again;
+3. send the batch; the district applies it in one transaction and answers a verdict per
+   item;
+4. apply the verdicts in one local transaction: accepted → `submitted` and out of the
+   outbox (if the district's decisions already moved it on, the state is left alone);
+   rejected → `rejected` with the district's reason and out of the outbox, kept and shown
+   to staff, so it does not hold the queue; `blob_missing` → its blobs are marked unsent
+   and it stays at the head of the outbox for the next pass.
+
+Every step is safe to repeat: if the kiosk dies or the line cuts anywhere, the next pass
+sends the same batch again and the district, which keys applications on their permanent
+id, answers `accepted` without storing anything twice.
+
+Download: the district's state changes for this station's applications, from the cursor
+kept in the local store, applied with the new cursor in one local transaction (so a change
+is never lost or half-applied; applying one again is harmless). An unknown cursor makes
+the district answer "reset": the pass starts over from the beginning. Then the catalog:
+a new version is installed in one transaction.
+
+The pass never logs personal data: applications are named by their id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from kiosk.config import Paths
+from kiosk.core.applications import State, apply_remote
+from kiosk.core.catalog import parse_catalog
+from kiosk.core.catalog_store import catalog_info, install_catalog
+from kiosk.errors import DoorstepError
+from kiosk.store.db import Store
+from kiosk.store.models import Application, Blob, OutboxEntry, SyncInfo
+from kiosk.store.models import sealed_context as _context
+from kiosk.sync.client import DistrictClient
+from kiosk.sync.errors import BadAnswer
+from kiosk.sync.wire import (
+    ApplicationWire,
+    MaterialWire,
+    RejectReason,
+    UploadBatch,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+BLOB_CONCURRENCY = 8
+MAX_CHANGE_PAGES = 100  # per pass: a reset loop or a runaway server cannot keep a pass going
+
+
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    accepted: int = 0
+    rejected: int = 0
+    retry: int = 0  # items sent back to the queue (their blobs were missing)
+    blobs_sent: int = 0
+    changes: int = 0
+    resets: int = 0
+    catalog: str | None = None  # the catalog version installed, if a new one came
+    rejected_ids: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "retry": self.retry,
+            "blobs_sent": self.blobs_sent,
+            "changes": self.changes,
+            "resets": self.resets,
+            "catalog": self.catalog,
+        }
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        paths: Paths,
+        store: Store,
+        *,
+        batch_size: int = BATCH_SIZE,
+        client_options: dict[str, object] | None = None,
+    ) -> None:
+        self.paths = paths
+        self.store = store
+        self.batch_size = batch_size
+        self._client_options = client_options or {}
+        self.in_flight = 0
+
+    async def run_pass(self, *, max_batches: int | None = None) -> PassReport:
+        """Upload what is queued (all of it, or `max_batches` batches), then download."""
+        report = PassReport()
+        async with DistrictClient(self.paths, self.store, **self._client_options) as client:
+            batches = 0
+            while max_batches is None or batches < max_batches:
+                batch = self._next_batch()
+                if batch is None:
+                    break
+                batches += 1
+                self.in_flight = len(batch.applications)
+                try:
+                    report.blobs_sent += await self._send_blobs(client, batch)
+                    answer = await client.upload(batch)
+                finally:
+                    self.in_flight = 0
+                retry = self._apply_verdicts(batch, answer.results, report)
+                if retry:
+                    break  # its blobs go again next pass; do not spin on it now
+            await self._download(client, report)
+        self._record(success=True)
+        return report
+
+    def record_failure(self, error: Exception) -> None:
+        self._record(success=False, error=error)
+
+    # -- upload -------------------------------------------------------------------------
+
+    def _next_batch(self) -> UploadBatch | None:
+        vault = self.store.vault
+        with self.store.read() as session:
+            rows = session.scalars(
+                select(Application)
+                .join(OutboxEntry, OutboxEntry.application_id == Application.id)
+                .order_by(OutboxEntry.sequence)
+                .limit(self.batch_size)
+                .options(selectinload(Application.materials))
+            ).all()
+            if not rows:
+                return None
+            blobs = {
+                blob.sha256: blob
+                for blob in session.scalars(
+                    select(Blob).where(
+                        Blob.sha256.in_({m.blob_sha256 for row in rows for m in row.materials})
+                    )
+                )
+            }
+            applications = []
+            for row in rows:
+                resident = form = None
+                if row.resident_sealed is not None:
+                    resident = vault.open_json(
+                        row.resident_sealed, _context("applications", "resident_sealed", row.id)
+                    )
+                if row.form_sealed is not None:
+                    form = vault.open_json(
+                        row.form_sealed, _context("applications", "form_sealed", row.id)
+                    )
+                applications.append(
+                    ApplicationWire(
+                        id=row.id,
+                        reference=row.reference,
+                        item_code=row.item_code,
+                        created_at=row.created_at,
+                        resident=resident,
+                        form=form,
+                        materials=[
+                            MaterialWire(
+                                sha256=m.blob_sha256,
+                                kind=m.kind,
+                                label=m.label,
+                                media_type=blobs[m.blob_sha256].media_type,
+                                size=blobs[m.blob_sha256].size,
+                            )
+                            for m in row.materials
+                        ],
+                    )
+                )
+            return UploadBatch(applications=applications)
+
+    async def _send_blobs(self, client: DistrictClient, batch: UploadBatch) -> int:
+        wanted = {m.sha256 for a in batch.applications for m in a.materials}
+        with self.store.read() as session:
+            unsent = set(
+                session.scalars(
+                    select(Blob.sha256).where(Blob.sha256.in_(wanted), Blob.sent_at.is_(None))
+                )
+            )
+        if not unsent:
+            return 0
+        gate = asyncio.Semaphore(BLOB_CONCURRENCY)
+
+        async def send(sha256: str) -> None:
+            async with gate:
+                content = await asyncio.to_thread(self.store.blobs.get, sha256)
+                await client.put_blob(sha256, content)
+
+        # return_exceptions: let every upload finish before a failure is raised, so none
+        # is left running against a client that is about to close
+        results = await asyncio.gather(*(send(s) for s in sorted(unsent)), return_exceptions=True)
+        sent = [sha for sha, result in zip(sorted(unsent), results, strict=True) if result is None]
+        if sent:
+            now = datetime.now(UTC)
+            with self.store.write() as session:
+                for blob in session.scalars(select(Blob).where(Blob.sha256.in_(sent))):
+                    blob.sent_at = now
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(sent)
+
+    def _apply_verdicts(
+        self, batch: UploadBatch, results: list, report: PassReport
+    ) -> int:
+        retry = 0
+        with self.store.write() as session:
+            for sent, result in zip(batch.applications, results, strict=True):
+                application = session.get(Application, sent.id)
+                entry = session.scalar(
+                    select(OutboxEntry).where(OutboxEntry.application_id == sent.id)
+                )
+                if application is None or entry is None:
+                    continue  # deleted or already settled meanwhile
+                if result.verdict is Verdict.ACCEPTED:
+                    if State(application.state) is State.QUEUED:
+                        _step(application, State.SUBMITTED, None)
+                    session.delete(entry)
+                    report.accepted += 1
+                elif result.reason is RejectReason.BLOB_MISSING:
+                    shas = [m.sha256 for m in sent.materials]
+                    for blob in session.scalars(select(Blob).where(Blob.sha256.in_(shas))):
+                        blob.sent_at = None
+                    retry += 1
+                    report.retry += 1
+                else:
+                    reason = f"{result.reason.value if result.reason else 'rejected'}: " + (
+                        result.message or "refused by the district"
+                    )
+                    if State(application.state) is State.QUEUED:
+                        _step(application, State.REJECTED, reason[:500])
+                    session.delete(entry)
+                    report.rejected += 1
+                    report.rejected_ids.append(sent.id)
+                    log.warning("application %s refused by the district: %s", sent.id, reason)
+        return retry
+
+    # -- download -----------------------------------------------------------------------
+
+    async def _download(self, client: DistrictClient, report: PassReport) -> None:
+        with self.store.read() as session:
+            info = session.get(SyncInfo, 1)
+            cursor = info.changes_cursor if info else None
+        for _ in range(MAX_CHANGE_PAGES):
+            answer = await client.changes(cursor)
+            if answer.reset:
+                if cursor is None:
+                    raise BadAnswer("the district asked to start over from the start")
+                log.info("the district did not know the changes cursor: starting over")
+                report.resets += 1
+                cursor = None
+                self._save_cursor(None)
+                continue
+            with self.store.write() as session:
+                for change in answer.changes:
+                    application = session.get(Application, change.application_id)
+                    if application is None:
+                        continue  # not (or no longer) kept on this kiosk
+                    try:
+                        if apply_remote(session, application, State(change.state), change.reason):
+                            report.changes += 1
+                    except DoorstepError as error:
+                        log.warning(
+                            "change for application %s not applied: %s", application.id, error
+                        )
+                info = session.get(SyncInfo, 1)
+                if info is not None:
+                    info.changes_cursor = answer.cursor
+            cursor = answer.cursor
+            if not answer.more:
+                break
+        installed = catalog_info(self.store)
+        answer = await client.catalog(installed.version if installed else None)
+        if answer is not None and (installed is None or answer.version != installed.version):
+            catalog = parse_catalog(answer.catalog_toml, "the district's catalog")
+            install_catalog(self.store, catalog, answer.catalog_toml.encode())
+            report.catalog = catalog.header.version
+
+    def _save_cursor(self, cursor: str | None) -> None:
+        with self.store.write() as session:
+            info = session.get(SyncInfo, 1)
+            if info is not None:
+                info.changes_cursor = cursor
+
+    def _record(self, *, success: bool, error: Exception | None = None) -> None:
+        with self.store.write() as session:
+            info = session.get(SyncInfo, 1)
+            if info is None:
+                return
+            now = datetime.now(UTC)
+            if success:
+                info.last_success_at = now
+            else:
+                info.last_error = str(error)[:500] if error else None
+                info.last_error_at = now
+
+
+def _step(application: Application, target: State, reason: str | None) -> None:
+    from kiosk.core.applications import check_transition
+    from kiosk.store.models import StateChange
+
+    current = State(application.state)
+    check_transition(current, target)
+    application.state = target.value
+    application.reason = reason
+    application.history.append(
+        StateChange(from_state=current.value, to_state=target.value, reason=reason)
+    )

@@ -1,0 +1,108 @@
+"""The station's signing key: an Ed25519 key pair made on the kiosk at enrollment.
+
+The private key never leaves the kiosk: it lives in `keys/station-sign.key` in the data
+folder (raw 32-byte seed, readable by the kiosk's user only, next to the station's
+encryption key) and signs every request to the district (`sign_request`). Only the public
+key is ever sent, once, at enrollment.
+
+The key is made once and then kept: enrolling again with the same code after a lost answer
+sends the same public key, which is what lets the district answer it again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from kiosk.config import Paths
+from kiosk.errors import StoreError
+from kiosk.store.crypto import fsync_dir
+from kiosk.sync.wire import (
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_STATION,
+    HEADER_TIMESTAMP,
+    b64,
+    canonical_request,
+)
+
+_SEED_BYTES = 32
+
+
+def key_path(paths: Paths) -> Path:
+    return paths.station_key.parent / "station-sign.key"
+
+
+class StationKey:
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
+
+    @classmethod
+    def load_or_create(cls, paths: Paths) -> StationKey:
+        path = key_path(paths)
+        if not path.exists():
+            _write_new_seed(path)
+        return cls.load(paths)
+
+    @classmethod
+    def load(cls, paths: Paths) -> StationKey:
+        path = key_path(paths)
+        try:
+            seed = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read the station's signing key {path}: {exc.strerror}"
+            ) from None
+        if len(seed) != _SEED_BYTES:
+            raise StoreError(f"the station's signing key {path} is damaged")
+        return cls(Ed25519PrivateKey.from_private_bytes(seed))
+
+    def public_key(self) -> str:
+        """The public key, base64 of its 32 raw bytes (what enrollment sends)."""
+        raw = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return b64(raw)
+
+    def sign_request(
+        self,
+        station_id: str,
+        method: str,
+        path_and_query: str,
+        body: bytes,
+        *,
+        now: float | None = None,
+    ) -> dict[str, str]:
+        """The headers that sign one request (see kiosk.sync.wire)."""
+        timestamp = int(time.time() if now is None else now)
+        nonce = secrets.token_hex(16)
+        signature = self._private.sign(
+            canonical_request(method, path_and_query, timestamp, nonce, body)
+        )
+        return {
+            HEADER_STATION: station_id,
+            HEADER_TIMESTAMP: str(timestamp),
+            HEADER_NONCE: nonce,
+            HEADER_SIGNATURE: b64(signature),
+        }
+
+
+def _write_new_seed(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(descriptor, secrets.token_bytes(_SEED_BYTES))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    try:
+        os.link(temporary, path)  # another process made one meanwhile: theirs wins
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    fsync_dir(path.parent)
