@@ -277,6 +277,37 @@ def catalog_import(context: Context, file: Path) -> None:
 
 
 @main.group()
+def receipt() -> None:
+    """Acceptance receipts (受理回执) as PDF."""
+
+
+@receipt.command("sample")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the PDF (folders are made).",
+)
+@click.option("--roll", is_flag=True, help="For an 80 mm receipt roll instead of A4.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def receipt_sample(out: Path, roll: bool, lang: str) -> None:
+    """Render a receipt from sample data (a fictional resident, the sample catalog) to OUT."""
+    from kiosk.documents import render_receipt, sample_receipt
+
+    with _reported():
+        pdf = render_receipt(sample_receipt(lang), roll=roll)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(pdf)
+        except OSError as exc:
+            raise DoorstepError(
+                f"cannot write {out}: {exc.strerror}",
+                action="Choose a file in a folder you can write to.",
+            ) from None
+    click.echo(f"wrote the sample {'80 mm roll' if roll else 'A4'} receipt to {out}")
+
+
+@main.group()
 def card() -> None:
     """The card reader: watch readers and cards, read a social security card."""
 
@@ -622,3 +653,302 @@ def vision_page(images: tuple[Path, ...], out: Path, raw: bool, as_json: bool) -
         for entry in found:
             click.echo(f"{entry['image']}: page at {_corners(entry['corners'])}")
         click.echo("written: " + ", ".join(str(p) for p in written))
+
+
+@main.group("print")
+def print_group() -> None:
+    """The printer: a test page, the print jobs and their states, reprints."""
+
+
+_WAIT = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the job to print.",
+)
+
+
+def _print_and_wait(
+    context: Context, queue_job: Callable[[Any], Any], wait: float, as_json: bool
+) -> None:
+    """Queue a job with `queue_job(queue)`, print it (or leave it to the running kiosk),
+    and report how it went: exit 0 once printed, 1 if it could not print (it stays queued
+    and prints when the printer is back)."""
+    import threading
+
+    from kiosk.devices.printer.backends import backends_from_settings
+    from kiosk.devices.printer.jobs import JobState, PrintQueue
+    from kiosk.devices.printer.service import (
+        PrinterBusy,
+        PrinterService,
+        PrintEvent,
+        PrintEventKind,
+    )
+
+    with _reported(as_json):
+        settings, store = _open_store(context)
+        queue = PrintQueue(store)
+        job = queue_job(queue)
+    settled = threading.Event()
+
+    def on_event(event: PrintEvent) -> None:
+        if event.job is not None and event.job.id == job.id and event.kind in (
+            PrintEventKind.DONE,
+            PrintEventKind.FAILED,
+        ):
+            settled.set()
+
+    service = PrinterService(
+        queue,
+        backends_from_settings(settings, context.paths),
+        spool=context.paths.spool,
+        on_event=on_event,
+        poll_s=0.25,
+    )
+    driving = True
+    try:
+        service.start()
+    except PrinterBusy:
+        driving = False  # the running kiosk prints it
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not settled.is_set():
+            if not driving and queue.get(job.id).state in (JobState.DONE, JobState.FAILED):
+                break
+            settled.wait(0.25)
+    finally:
+        if driving:
+            service.stop()
+    job = queue.get(job.id)
+    if as_json:
+        click.echo(json.dumps(job.as_json(), ensure_ascii=False))
+    elif job.state is JobState.DONE:
+        click.echo(f"printed: {job.title} (job {job.id})")
+    elif job.state is JobState.FAILED:
+        click.echo(f"not printed: {job.title} (job {job.id}): {job.reason}: {job.detail}", err=True)
+        click.echo("it stays queued and prints once the printer is back", err=True)
+    else:
+        where = "the running kiosk is printing it" if not driving else f"still {job.state}"
+        click.echo(f"{job.title} (job {job.id}): {where}")
+    if job.state is JobState.FAILED:
+        sys.exit(1)
+
+
+@print_group.command("test-page")
+@click.option("--printer", help="The CUPS queue (default: the one in the settings).")
+@_WAIT
+@click.option("--json", "as_json", is_flag=True, help="Print the job as one JSON object.")
+@pass_context
+def print_test_page(context: Context, printer: str | None, wait: float, as_json: bool) -> None:
+    """Print a test page: the station, the printer, Chinese and English text and a code."""
+    from datetime import datetime
+
+    from kiosk.documents.test_page import render_test_page
+
+    def queue_job(queue: Any) -> Any:
+        settings = context.settings()
+        name = printer or settings.printer.name or "(default printer)"
+        document = render_test_page(settings.station, name, datetime.now().astimezone())
+        return queue.add(document, kind="test_page", title="test page", printer=printer)
+
+    _print_and_wait(context, queue_job, wait, as_json)
+
+
+@print_group.command("reprint")
+@click.argument("key")
+@click.option("--printer", help="Another CUPS queue to print on.")
+@_WAIT
+@click.option("--json", "as_json", is_flag=True, help="Print the new job as one JSON object.")
+@pass_context
+def print_reprint(
+    context: Context, key: str, printer: str | None, wait: float, as_json: bool
+) -> None:
+    """Print again the document of job KEY (a job id, or a reference such as
+    DEMO01-20261124-0007 for its newest job)."""
+    _print_and_wait(context, lambda queue: queue.reprint(key, printer=printer), wait, as_json)
+
+
+@print_group.command("jobs")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@pass_context
+def print_jobs(context: Context, as_json: bool, limit: int) -> None:
+    """The print jobs, newest first, with their states (queued, printing, done, failed)
+    and, for a failed one, why (offline, out_of_paper, unknown_printer …)."""
+    from kiosk.devices.printer.jobs import PrintQueue
+
+    with _reported(as_json):
+        _, store = _open_store(context)
+        jobs = PrintQueue(store).jobs(limit=limit)
+    if as_json:
+        _echo_json([job.as_json() for job in jobs])
+        return
+    if not jobs:
+        click.echo("no print jobs")
+    for job in jobs:
+        reason = f" ({job.reason})" if job.reason else ""
+        when = job.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{job.id[:8]}  {when}  {job.state.value}{reason}  {job.title}")
+
+
+@main.command()
+@click.option("--server", required=True, help="The district server's address (https://…).")
+@click.option("--code", required=True, help="The one-time enrollment code from the district.")
+@click.option("--json", "as_json", is_flag=True, help="Print the district's answer as JSON.")
+@pass_context
+def enroll(context: Context, server: str, code: str, as_json: bool) -> None:
+    """Enroll this station with its district. The station's key pair is made here and its
+    private key never leaves the kiosk. Safe to repeat with the same code if the answer
+    was lost."""
+    from kiosk.sync.client import enroll as enroll_station
+
+    with _reported(as_json):
+        _, store = _open_store(context)
+        answer = enroll_station(context.paths, store, server, code)
+    if as_json:
+        click.echo(answer.model_dump_json())
+    else:
+        click.echo(
+            f"enrolled as {answer.station_name} ({answer.station_code}, id {answer.station_id}) "
+            f"with {answer.district_name}"
+        )
+
+
+@main.group(invoke_without_command=True)
+@click.option("--once", is_flag=True, help="Run one sync pass now and report it.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def sync(ctx: click.Context, once: bool, as_json: bool) -> None:
+    """Sync with the district: `kiosk sync --once` runs one pass (upload the queue, fetch
+    the district's decisions and catalog); `kiosk sync status` shows where things are."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not once:
+        click.echo(ctx.get_help())
+        return
+    import asyncio
+
+    from kiosk.sync.engine import SyncEngine
+    from kiosk.sync.service import read_status
+
+    context: Context = ctx.obj
+    with _reported(as_json):
+        _, store = _open_store(context)
+        engine = SyncEngine(context.paths, store)
+        try:
+            report = asyncio.run(engine.run_pass())
+        except DoorstepError as error:
+            engine.record_failure(error)
+            raise
+    status = read_status(store, online=True)
+    if as_json:
+        click.echo(json.dumps({"pass": report.as_json(), "status": status.as_json()}))
+    else:
+        click.echo(
+            f"accepted {report.accepted}, rejected {report.rejected}, retry {report.retry}, "
+            f"blobs {report.blobs_sent}, changes {report.changes}; {status.queued} still queued"
+        )
+
+
+@sync.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_context
+def sync_status(context: Context, as_json: bool) -> None:
+    """Where the sync is: enrolled, queued, rejected, last success and last error."""
+    from kiosk.sync.service import read_status
+
+    with _reported(as_json):
+        _, store = _open_store(context)
+        status = read_status(store)
+    if as_json:
+        click.echo(json.dumps(status.as_json()))
+        return
+    if not status.enrolled:
+        click.echo("not enrolled: run `kiosk enroll --server URL --code CODE`")
+    click.echo(f"server: {status.server or '-'}")
+    click.echo(f"queued: {status.queued}; rejected: {status.rejected}")
+    click.echo(f"last success: {status.last_success or 'never'}")
+    if status.last_error:
+        click.echo(f"last error ({status.last_error_at}): {status.last_error}")
+
+
+@main.group()
+def applications() -> None:
+    """Applications in the local store (for staff, tests and demos)."""
+
+
+@applications.command("new")
+@click.option("--item", "item_code", required=True, help="The service item's code.")
+@click.option(
+    "--resident-json",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A JSON file with the resident's identity (as `kiosk card read --json --reveal`).",
+)
+@click.option("--count", type=click.IntRange(1, 100_000), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the new applications as JSON.")
+@pass_context
+def applications_new(
+    context: Context, item_code: str, resident_json: Path, count: int, as_json: bool
+) -> None:
+    """Create COUNT queued applications for ITEM with two sample document images each."""
+    from kiosk.core.applications import Applications, State
+    from kiosk.core.catalog_store import load_catalog
+    from kiosk.core.samples import sample_document_images
+
+    with _reported(as_json):
+        settings, store = _open_store(context)
+        try:
+            resident = json.loads(resident_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DoorstepError(
+                f"cannot read {resident_json} as JSON: {exc}",
+                action="Give a JSON object such as `kiosk card read --json --reveal` prints.",
+            ) from None
+        if not isinstance(resident, dict):
+            raise DoorstepError(f"{resident_json} must hold a JSON object")
+        item = load_catalog(store).get(item_code)
+        from kiosk.sync.client import enrollment
+
+        enrolled = enrollment(store)
+        station = enrolled.station_code if enrolled and enrolled.station_code else (
+            settings.station.code
+        )
+        apps = Applications(store, station)
+        made = []
+        for n in range(count):
+            view = apps.create(item, resident)
+            for label, content in sample_document_images(view.reference, n):
+                apps.add_material(view.id, content, media_type="image/png", kind="page",
+                                  label=label)
+            apps.transition(view.id, State.READY)
+            made.append(apps.transition(view.id, State.QUEUED))
+    if as_json:
+        _echo_json([{"id": a.id, "reference": a.reference, "state": a.state.value} for a in made])
+    else:
+        click.echo(f"queued {len(made)} application(s) for {item.code}")
+
+
+@applications.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def applications_list(context: Context, as_json: bool) -> None:
+    """Every application in the local store, oldest first (no personal data)."""
+    from kiosk.core.applications import Applications
+
+    with _reported(as_json):
+        settings, store = _open_store(context)
+        views = Applications(store, settings.station.code).views()
+    if as_json:
+        _echo_json(
+            [
+                {"id": v.id, "reference": v.reference, "item_code": v.item_code,
+                 "state": v.state.value, "reason": v.reason, "materials": v.material_count}
+                for v in views
+            ]
+        )
+        return
+    for v in views:
+        reason = f" ({v.reason})" if v.reason else ""
+        click.echo(f"{v.reference}  {v.item_code}  {v.state.value}{reason}")

@@ -47,5 +47,8 @@ def examine(paths: Paths, config_file: Path | None, settings: Settings) -> dict[
         "station": settings.station.code,
         "database": database,
         "catalog": catalog,
-        "devices": {name: report.as_json() for name, report in discover(settings.devices).items()},
+        "devices": {
+            name: report.as_json()
+            for name, report in discover(settings.devices, settings.printer).items()
+        },
     }

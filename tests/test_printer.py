@@ -10,7 +10,7 @@ local queue, show why it has not printed, and print exactly once when the printe
 
 from __future__ import annotations
 
-import subprocess
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,9 +38,10 @@ from kiosk.devices.printer.errors import (
     UnknownPrinter,
 )
 from kiosk.devices.printer.jobs import JobState, PrintJobNotFound, PrintQueue
-from kiosk.devices.printer.service import PrintEvent, PrintEventKind, PrinterBusy, PrinterService
+from kiosk.devices.printer.service import PrinterBusy, PrinterService, PrintEvent, PrintEventKind
 from kiosk.store.db import Store
 from tests.cupsd import CupsDaemon
+from tests.pdfcheck import assert_fonts_embedded, page_info, qr_codes, text_of
 
 TIMEOUT = 30.0
 
@@ -55,12 +56,6 @@ def pdf(text: str) -> bytes:
     canvas.drawString(72, 700, text)
     canvas.save()
     return buffer.getvalue()
-
-
-def text_of(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
@@ -264,7 +259,10 @@ def test_staff_reprint_prints_the_same_document_again(
 ) -> None:
     run_service(lambda p: CupsBackend(cups_printer, cupsd.server))
     job = queue.add(
-        pdf("DEMO01-20261124-0042"), kind="receipt", title="receipt", reference="DEMO01-20261124-0042"
+        pdf("DEMO01-20261124-0042"),
+        kind="receipt",
+        title="receipt",
+        reference="DEMO01-20261124-0042",
     )
     wait_until(lambda: queue.get(job.id).state is JobState.DONE)
     again = queue.reprint("DEMO01-20261124-0042")
@@ -276,10 +274,86 @@ def test_staff_reprint_prints_the_same_document_again(
         queue.reprint("DEMO01-19990101-0001")
 
 
+@pytest.mark.parametrize("roll", [False, True], ids=["a4", "roll80"])
+def test_a_receipt_comes_out_of_cups_as_a_reader_needs_it(
+    cupsd: CupsDaemon, cups_printer: str, queue: PrintQueue, run_service, tmp_path: Path,
+    roll: bool,
+) -> None:
+    """The receipt as the printer gets it: cups-pdf turns what CUPS sends the printer back
+    into a PDF, which must still carry the reference as text and as a readable QR code,
+    with its fonts embedded."""
+    from kiosk.documents import render_receipt, sample_receipt
+
+    data = sample_receipt()
+    run_service(lambda p: CupsBackend(cups_printer, cupsd.server))
+    job = queue.add(
+        render_receipt(data, roll=roll), kind="receipt", title=f"receipt {data.reference}",
+        reference=data.reference,
+    )
+    wait_until(lambda: queue.get(job.id).state is JobState.DONE)
+    [printed] = cupsd.wait_for_outputs(cups_printer, 1)
+    assert data.reference in text_of(printed)
+    assert qr_codes(printed, tmp_path) == [data.reference]
+    assert_fonts_embedded(printed)
+    pages, width, _ = page_info(printed)
+    assert pages == 1
+    assert abs(width - (226.8 if roll else 595.3)) < 2  # 80 mm, or A4
+
+
+def test_the_print_commands(
+    cupsd: CupsDaemon, cups_printer: str, data_dir: Path, tmp_path: Path
+) -> None:
+    """`kiosk print test-page`, `kiosk print jobs --json` and `kiosk print reprint`, on the
+    private CUPS, as staff would run them."""
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'[printer]\nname = "{cups_printer}"\nserver = "{cupsd.server}"\n', encoding="utf-8"
+    )
+    runner = CliRunner()
+    base = ["--data-dir", str(data_dir), "--config", str(config)]
+    result = runner.invoke(main, [*base, "print", "test-page", "--json"])
+    assert result.exit_code == 0, result.output
+    job = json.loads(result.output)
+    assert job["state"] == "done" and job["kind"] == "test_page"
+    [page] = cupsd.wait_for_outputs(cups_printer, 1)
+    assert "Printer test page" in text_of(page)
+    assert qr_codes(page, tmp_path)[0].startswith("DOORSTEP-TEST DEMO01 ")
+
+    result = runner.invoke(main, [*base, "print", "reprint", job["id"], "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["reprint_of"] == job["id"]
+    cupsd.wait_for_outputs(cups_printer, 2)
+
+    result = runner.invoke(
+        main, [*base, "print", "test-page", "--printer", "nowhere", "--wait", "10"]
+    )
+    assert result.exit_code == 1
+    assert "unknown_printer" in result.output
+
+    result = runner.invoke(main, [*base, "print", "jobs", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert [j["state"] for j in listed] == ["failed", "done", "done"]  # newest first
+    assert listed[0]["reason"] == "unknown_printer" and listed[0]["printer"] == "nowhere"
+
+    result = runner.invoke(main, [*base, "print", "reprint", "NO-SUCH-JOB"])
+    assert result.exit_code == 1 and "no print job" in result.output
+
+    result = runner.invoke(main, [*base, "doctor", "--json"])
+    found = json.loads(result.output)["devices"]["printer"]["found"]
+    assert f"{cups_printer} (ready) [in use]" in found
+
+
 # -- the service, whatever the printer -------------------------------------------------
 
 
-def test_only_one_process_drives_the_printer(queue: PrintQueue, paths: Paths, tmp_path: Path) -> None:
+def test_only_one_process_drives_the_printer(
+    queue: PrintQueue, paths: Paths, tmp_path: Path
+) -> None:
     folder = tmp_path / "printed"
     with PrinterService(queue, lambda p: FolderBackend(folder), spool=paths.spool):
         second = PrinterService(queue, lambda p: FolderBackend(folder), spool=paths.spool)
@@ -312,7 +386,7 @@ class Exploding:
     def __init__(self) -> None:
         self.calls = 0
 
-    def status(self):  # noqa: ANN201
+    def status(self):
         self.calls += 1
         raise ValueError("the driver fell over")
 

@@ -7,13 +7,12 @@ looked at (pcscd not running, CUPS not installed) says why instead of failing.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import DeviceBackend, DeviceSettings
+from kiosk.config import DeviceBackend, DeviceSettings, PrinterSettings
 
 FAMILIES = ("card_reader", "camera", "document_camera", "scanner", "printer")
 
@@ -28,12 +27,16 @@ class DeviceReport:
         return asdict(self)
 
 
-def discover(settings: DeviceSettings) -> dict[str, DeviceReport]:
+def discover(
+    settings: DeviceSettings, printer: PrinterSettings | None = None
+) -> dict[str, DeviceReport]:
     reports = {}
     for family in FAMILIES:
         backend = DeviceBackend(getattr(settings, family))
         if backend is DeviceBackend.SIMULATOR:
             reports[family] = DeviceReport(backend.value, [f"simulated {family.replace('_', ' ')}"])
+        elif family == "printer":
+            reports[family] = _printers(printer or PrinterSettings())
         else:
             reports[family] = _LOOKERS[family]()
     return reports
@@ -70,25 +73,34 @@ def _scanners() -> DeviceReport:
     return DeviceReport("hid-keyboard", keyboards)
 
 
-def _printers() -> DeviceReport:
-    lpstat = shutil.which("lpstat")
-    if lpstat is None:
-        return DeviceReport("cups", error="CUPS is not installed: no lpstat command")
+def _printers(config: PrinterSettings) -> DeviceReport:
+    """The CUPS queues, each with its state; the one the kiosk prints on is marked."""
+    from kiosk.devices.printer.backends import CupsBackend
+    from kiosk.devices.printer.errors import PrinterError
+
+    server = config.server or None
     try:
-        result = subprocess.run(
-            [lpstat, "-e"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return DeviceReport("cups", error="CUPS did not answer within 5 s")
-    if result.returncode != 0:
-        return DeviceReport("cups", error=result.stderr.strip() or "lpstat failed")
-    return DeviceReport("cups", result.stdout.split())
+        queues = CupsBackend(None, server).destinations()
+    except PrinterError as error:
+        return DeviceReport("cups", error=error.staff_message)
+    found = []
+    for queue in queues:
+        try:
+            status = CupsBackend(queue, server).status()
+            state = "ready" if status.ready else status.problem.reason  # type: ignore[union-attr]
+        except PrinterError as error:
+            state = error.reason
+        mark = " [in use]" if queue == config.name else ""
+        found.append(f"{queue} ({state}){mark}")
+    error = None
+    if config.name and config.name not in queues:
+        error = f"the printer in the settings, {config.name!r}, is not in CUPS"
+    return DeviceReport("cups", found, error)
 
 
-_LOOKERS = {
+_LOOKERS: dict[str, Callable[[], DeviceReport]] = {
     "card_reader": _card_readers,
     "camera": _video_devices,
     "document_camera": _video_devices,
     "scanner": _scanners,
-    "printer": _printers,
 }

@@ -150,9 +150,11 @@ def problem_from_reasons(
 
 
 def _split_reason(reason: str) -> tuple[str, str]:
-    match = re.fullmatch(r"(.*?)(-error|-warning|-report)?", reason)
-    assert match is not None  # the pattern matches every string
-    return match.group(1), match.group(2) or ""
+    """A printer-state-reasons keyword and its severity suffix ("" when it has none)."""
+    for suffix in ("-error", "-warning", "-report"):
+        if reason.endswith(suffix):
+            return reason.removesuffix(suffix), suffix
+    return reason, ""
 
 
 def _printer_words(what: str, message: str) -> str:
@@ -220,7 +222,7 @@ class CupsBackend:
         connection = self._connect()
         queue = self._queue(connection)
         try:
-            job_id = connection.printFile(queue, str(document), title, {})
+            job_id = connection.printFile(queue, str(document), title, media_options(document))
         except Exception as exc:
             raise _cups_error(exc, queue) from None
         return str(job_id)
@@ -253,6 +255,33 @@ class CupsBackend:
             return sorted(connection.getPrinters())
         except Exception as exc:
             raise _cups_error(exc, self.name) from None
+
+
+_MEDIA_BOX = re.compile(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]")
+_SHEETS = ((595.28, 841.89), (612.0, 792.0))  # A4, Letter: the printer's own media
+
+
+def media_options(document: Path) -> dict[str, str]:
+    """CUPS job options that print `document` (a PDF) on paper of its own size when that is
+    not a sheet (A4, Letter): an 80 mm roll receipt then comes out 80 mm wide and as long as
+    it is, not shrunk onto A4. A PDF whose size cannot be read gets no options."""
+    try:
+        with document.open("rb") as stream:
+            head = stream.read(1 << 20)
+    except OSError:
+        return {}
+    match = _MEDIA_BOX.search(head)
+    if match is None:
+        return {}
+    x0, y0, x1, y1 = (float(v) for v in match.groups())
+    width, height = abs(x1 - x0), abs(y1 - y0)
+    if width <= 0 or height <= 0:
+        return {}
+    for sheet in _SHEETS:
+        if abs(width - sheet[0]) < 2 and abs(height - sheet[1]) < 2:
+            return {}
+    millimetres = 25.4 / 72
+    return {"media": f"Custom.{width * millimetres:.1f}x{height * millimetres:.1f}mm"}
 
 
 def _cups_error(exc: Exception, queue: str) -> PrinterError:
