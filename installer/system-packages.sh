@@ -12,7 +12,7 @@ runtime=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1
 )
-test=(xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf)
+test=(xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf postgresql)
 
 case "${1:-}" in
   runtime) wanted=("${runtime[@]}") ;;

@@ -893,7 +893,7 @@ def applications_new(
     context: Context, item_code: str, resident_json: Path, count: int, as_json: bool
 ) -> None:
     """Create COUNT queued applications for ITEM with two sample document images each."""
-    from kiosk.core.applications import Applications, State
+    from kiosk.core.applications import Applications
     from kiosk.core.catalog_store import load_catalog
     from kiosk.core.samples import sample_document_images
 
@@ -915,15 +915,9 @@ def applications_new(
         station = enrolled.station_code if enrolled and enrolled.station_code else (
             settings.station.code
         )
-        apps = Applications(store, station)
-        made = []
-        for n in range(count):
-            view = apps.create(item, resident)
-            for label, content in sample_document_images(view.reference, n):
-                apps.add_material(view.id, content, media_type="image/png", kind="page",
-                                  label=label)
-            apps.transition(view.id, State.READY)
-            made.append(apps.transition(view.id, State.QUEUED))
+        made = Applications(store, station).queue_many(
+            item, resident, count, sample_document_images
+        )
     if as_json:
         _echo_json([{"id": a.id, "reference": a.reference, "state": a.state.value} for a in made])
     else:

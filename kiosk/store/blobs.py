@@ -58,6 +58,26 @@ class BlobStore:
         fsync_dir(target.parent)
         return sha256
 
+    def put_many(self, contents: list[bytes]) -> list[str]:
+        """Store many blobs durably with one flush to disk for all of them (a bulk import:
+        one fsync per file would cost ~2 ms each); returns their sha256s in order."""
+        written: list[str] = []
+        folders: set[Path] = set()
+        for content in contents:
+            sha256 = hashlib.sha256(content).hexdigest()
+            written.append(sha256)
+            target = self.path(sha256)
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temporary = target.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
+            temporary.write_bytes(self._vault.seal(content, sha256.encode()))
+            temporary.rename(target)
+            folders.add(target.parent)
+        if folders:
+            os.sync()  # every file and rename above is on disk when this returns
+        return written
+
     def get(self, sha256: str) -> bytes:
         """The content of a blob, checked against its hash."""
         try:

@@ -38,6 +38,7 @@ from kiosk.sync.keys import StationKey
 from kiosk.sync.wire import (
     API,
     BatchAnswer,
+    BundleAnswer,
     CatalogAnswer,
     ChangesAnswer,
     EnrollAnswer,
@@ -45,6 +46,7 @@ from kiosk.sync.wire import (
     Problem,
     SettingsAnswer,
     UploadBatch,
+    bundle_frames,
 )
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -173,6 +175,19 @@ class DistrictClient:
             headers={"Content-Type": "application/octet-stream"},
             ok=(200, 201),
         )
+
+    async def put_bundle(self, blobs: list[tuple[str, bytes]]) -> BundleAnswer:
+        """Many blobs in one request (each checked against its hash by the district)."""
+        response = await self._send(
+            "POST",
+            f"{API}/blobs:bundle",
+            content=bundle_frames(blobs),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        answer = _parse(response, BundleAnswer)
+        if set(answer.stored) | set(answer.present) != {sha256 for sha256, _ in blobs}:
+            raise BadAnswer("the district's answer to a blob bundle does not name its blobs")
+        return answer
 
     async def upload(self, batch: UploadBatch) -> BatchAnswer:
         response = await self._send(

@@ -2,9 +2,10 @@
 
 Upload, oldest first (FIFO per station):
 1. take the next `batch_size` outbox entries;
-2. send each of their blobs the district does not have yet (PUT by sha256, a few at a
-   time); a blob is marked sent (`blobs.sent_at`) once the district has confirmed it, so a
-   later pass never sends it again;
+2. send each of their blobs the district does not have yet, in bundles of many blobs
+   (`POST /v1/blobs:bundle`, each blob checked against its sha256 there, as the single
+   `PUT /v1/blobs/{sha256}` does); a blob is marked sent (`blobs.sent_at`) once the
+   district has confirmed it, so a later pass never sends it again;
 3. send the batch; the district applies it in one transaction and answers a verdict per
    item;
 4. apply the verdicts in one local transaction: accepted → `submitted` and out of the
@@ -57,7 +58,10 @@ from kiosk.sync.wire import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-BLOB_CONCURRENCY = 8
+# Blobs go in bundles of at most this many / this many bytes, this many bundles at once.
+BUNDLE_BLOBS = 200
+BUNDLE_BYTES = 4 * 1024 * 1024
+BUNDLE_CONCURRENCY = 2
 MAX_CHANGE_PAGES = 100  # per pass: a reset loop or a runaway server cannot keep a pass going
 
 
@@ -183,35 +187,63 @@ class SyncEngine:
             return UploadBatch(applications=applications)
 
     async def _send_blobs(self, client: DistrictClient, batch: UploadBatch) -> int:
+        """Send the batch's blobs the district has not confirmed yet, in bundles (many
+        blobs a request, each checked against its hash there), a few bundles at a time;
+        mark each bundle's blobs sent as soon as the district confirms it."""
         wanted = {m.sha256 for a in batch.applications for m in a.materials}
         with self.store.read() as session:
-            unsent = set(
+            unsent = sorted(
                 session.scalars(
                     select(Blob.sha256).where(Blob.sha256.in_(wanted), Blob.sent_at.is_(None))
                 )
             )
         if not unsent:
             return 0
-        gate = asyncio.Semaphore(BLOB_CONCURRENCY)
+        gate = asyncio.Semaphore(BUNDLE_CONCURRENCY)
 
-        async def send(sha256: str) -> None:
+        async def send(group: list[str]) -> int:
             async with gate:
-                content = await asyncio.to_thread(self.store.blobs.get, sha256)
-                await client.put_blob(sha256, content)
+                contents = await asyncio.to_thread(
+                    lambda: [(sha, self.store.blobs.get(sha)) for sha in group]
+                )
+                await client.put_bundle(contents)
+                await asyncio.to_thread(self._mark_sent, group)
+                return len(group)
 
-        # return_exceptions: let every upload finish before a failure is raised, so none
-        # is left running against a client that is about to close
-        results = await asyncio.gather(*(send(s) for s in sorted(unsent)), return_exceptions=True)
-        sent = [sha for sha, result in zip(sorted(unsent), results, strict=True) if result is None]
-        if sent:
-            now = datetime.now(UTC)
-            with self.store.write() as session:
-                for blob in session.scalars(select(Blob).where(Blob.sha256.in_(sent))):
-                    blob.sent_at = now
+        # return_exceptions: every bundle finishes before a failure is raised, so none is
+        # left running against a client that is about to close
+        results = await asyncio.gather(
+            *(send(group) for group in self._bundles(unsent)), return_exceptions=True
+        )
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return len(sent)
+        return sum(r for r in results if isinstance(r, int))
+
+    def _bundles(self, hashes: list[str]) -> list[list[str]]:
+        with self.store.read() as session:
+            sizes = dict(
+                session.execute(select(Blob.sha256, Blob.size).where(Blob.sha256.in_(hashes))).all()
+            )
+        groups: list[list[str]] = []
+        current: list[str] = []
+        total = 0
+        for sha256 in hashes:
+            size = sizes.get(sha256, 0)
+            if current and (len(current) >= BUNDLE_BLOBS or total + size > BUNDLE_BYTES):
+                groups.append(current)
+                current, total = [], 0
+            current.append(sha256)
+            total += size
+        if current:
+            groups.append(current)
+        return groups
+
+    def _mark_sent(self, hashes: list[str]) -> None:
+        now = datetime.now(UTC)
+        with self.store.write() as session:
+            for blob in session.scalars(select(Blob).where(Blob.sha256.in_(hashes))):
+                blob.sent_at = now
 
     def _apply_verdicts(
         self, batch: UploadBatch, results: list, report: PassReport

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,14 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from kiosk.config import Paths
 from kiosk.errors import StoreError
 from kiosk.store.crypto import fsync_dir
-from kiosk.sync.wire import (
-    HEADER_NONCE,
-    HEADER_SIGNATURE,
-    HEADER_STATION,
-    HEADER_TIMESTAMP,
-    b64,
-    canonical_request,
-)
+from kiosk.sync.wire import b64, sign_request
 
 _SEED_BYTES = 32
 
@@ -68,26 +60,10 @@ class StationKey:
         return b64(raw)
 
     def sign_request(
-        self,
-        station_id: str,
-        method: str,
-        path_and_query: str,
-        body: bytes,
-        *,
-        now: float | None = None,
+        self, station_id: str, method: str, path_and_query: str, body: bytes
     ) -> dict[str, str]:
         """The headers that sign one request (see kiosk.sync.wire)."""
-        timestamp = int(time.time() if now is None else now)
-        nonce = secrets.token_hex(16)
-        signature = self._private.sign(
-            canonical_request(method, path_and_query, timestamp, nonce, body)
-        )
-        return {
-            HEADER_STATION: station_id,
-            HEADER_TIMESTAMP: str(timestamp),
-            HEADER_NONCE: nonce,
-            HEADER_SIGNATURE: b64(signature),
-        }
+        return sign_request(self._private, station_id, method, path_and_query, body)
 
 
 def _write_new_seed(path: Path) -> None:

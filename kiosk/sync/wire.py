@@ -8,7 +8,8 @@ Enrollment (unsigned; the one-time code is the credential)
     POST /v1/enroll                 EnrollRequest → EnrollAnswer
         The kiosk made an Ed25519 key pair; only the public key is sent. The same code with
         the same key again returns the same answer (the kiosk may not have heard the first
-        one); a used code with another key, an unknown or expired code → 403 Problem.
+        one); a used code with another key, an unknown or expired code, a revoked station →
+        403 Problem. Case, spaces and dashes in the typed code do not matter.
 
 Every other request is signed by the station (see `canonical_request` and `sign_request`):
     X-Doorstep-Station:   the station id the district gave at enrollment

@@ -1,0 +1,439 @@
+"""The `district` command: run the district server and administer it.
+
+Global options come before the subcommand: `district --db URL --key-file FILE station list`.
+The database is `--db URL`, else DISTRICT_DB, else `sqlite:///district.sqlite3` in the
+current folder (`postgresql://user@host/name` for PostgreSQL); the server key is
+`--key-file`, else DISTRICT_KEY_FILE, else next to a SQLite database file (`FILE.key`).
+Every command migrates the database first if it needs it.
+
+A refused input or a broken database exits 1 with the problem (with `--json`:
+`{"error": NAME, "message": ...}` on stdout); wrong usage exits 2. Nothing printed or
+logged holds personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from district.db import DEFAULT_URL, Database
+from district.errors import DistrictError
+from kiosk import __version__
+from kiosk.errors import DoorstepError
+
+log = logging.getLogger("district")
+
+
+@dataclass
+class Context:
+    url: str
+    key_file: Path | None
+    _db: Database | None = field(default=None, repr=False)
+
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database.open(self.url, self.key_file)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _fail(name: str, message: str, as_json: bool) -> NoReturn:
+    if as_json:
+        click.echo(json.dumps({"error": name, "message": message}, ensure_ascii=False))
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def _reported(as_json: bool = False) -> Iterator[None]:
+    """Turn a refusal into a clear message and exit status 1."""
+    try:
+        yield
+    except DistrictError as error:
+        _fail(error.name, str(error), as_json)
+    except DoorstepError as error:  # the kiosk's catalog reader refusing a file
+        _fail(error.name, error.staff_message, as_json)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="district", message="%(prog)s %(version)s")
+@click.option(
+    "--db",
+    "url",
+    envvar="DISTRICT_DB",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="The database URL (or $DISTRICT_DB): sqlite:///FILE or postgresql://USER@HOST/NAME.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DISTRICT_KEY_FILE",
+    help="The server key sealing personal data (or $DISTRICT_KEY_FILE; default: next to a "
+    "SQLite database as FILE.key, else ./district.key; made if missing).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Logging level (default: INFO for serve, WARNING for the other commands).",
+)
+@click.pass_context
+def main(ctx: click.Context, url: str, key_file: Path | None, log_level: str | None) -> None:
+    """Doorstep's district server: the sync API for stations, and its administration."""
+    serving = ctx.invoked_subcommand == "serve"
+    level = (log_level or ("INFO" if serving else "WARNING")).upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    context = Context(url, key_file)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (each keeps no state of its own).",
+)
+@pass_context
+def serve(context: Context, host: str, port: int, workers: int) -> None:
+    """Run the district server (migrating the database first)."""
+    import uvicorn
+
+    from district.app import ENV_DB, ENV_KEY_FILE, create_app
+
+    with _reported():
+        if workers == 1:
+            app: Any = create_app(context.url, context.key_file)
+            factory = False
+        else:
+            context.db()  # migrate once, here, and check the key, before the workers start
+            os.environ[ENV_DB] = context.url
+            if context.key_file is not None:
+                os.environ[ENV_KEY_FILE] = str(context.key_file)
+            app, factory = "district.app:from_environment", True
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        factory=factory,
+        log_config=_log_config(logging.getLogger().getEffectiveLevel()),
+        access_log=False,  # paths name applications; the district logs what matters itself
+        server_header=False,
+    )
+
+
+def _log_config(level: int) -> dict[str, Any]:
+    """Logging for uvicorn's processes (worker processes start with none of ours)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"}
+        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"level": logging.getLevelName(level), "handlers": ["stderr"]},
+        "loggers": {"alembic": {"level": "WARNING"}},
+    }
+
+
+@main.command()
+@pass_context
+def migrate(context: Context) -> None:
+    """Create or upgrade the database to this version's schema, and stop."""
+    from district.db import head_revision
+
+    with _reported():
+        context.db()
+    click.echo(f"database at schema {head_revision()}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it to this file (district/openapi.json is the copy kept in the repository).",
+)
+def openapi(out: Path | None) -> None:
+    """Print the OpenAPI document of the server's API (no database needed)."""
+    from district.app import openapi_document
+
+    text = json.dumps(openapi_document(), ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@main.command()
+@click.argument("name", required=False)
+@pass_context
+def name(context: Context, name: str | None) -> None:
+    """Show the district's name (what enrolled stations are told), or set it to NAME."""
+    from district.stations import district_name, set_district_name
+
+    with _reported():
+        db = context.db()
+        if name is not None:
+            set_district_name(db, name)
+        with db.read() as connection:
+            click.echo(district_name(db, connection))
+
+
+# -- stations ---------------------------------------------------------------------------
+
+
+@main.group()
+def station() -> None:
+    """Stations: add (with an enrollment code), list, new code, revoke, settings."""
+
+
+@station.command("add")
+@click.argument("name")
+@click.option("--code", help="The station code used in references (default: ST0001, …).")
+@click.option(
+    "--expires-minutes", default=30, show_default=True, type=int,
+    help="How long the enrollment code stays valid.",
+)
+@json_option
+@pass_context
+def station_add(
+    context: Context, name: str, code: str | None, expires_minutes: int, as_json: bool
+) -> None:
+    """Add a station NAME and print its id and one-time enrollment code."""
+    from district.stations import add_station
+
+    with _reported(as_json):
+        added = add_station(context.db(), name, code=code, expires_minutes=expires_minutes)
+    if as_json:
+        _echo_json(added.to_json())
+    else:
+        click.echo(f"station {added.station_code} ({added.station_name}): id {added.station_id}")
+        click.echo(f"enrollment code: {added.enrollment_code}")
+        click.echo(f"valid until {added.expires_at:%Y-%m-%d %H:%M} UTC; on the kiosk run:")
+        click.echo(f"  kiosk enroll --server URL --code {added.enrollment_code}")
+
+
+@station.command("code")
+@click.argument("station_ref", metavar="ID")
+@click.option("--expires-minutes", default=30, show_default=True, type=int)
+@json_option
+@pass_context
+def station_code(context: Context, station_ref: str, expires_minutes: int, as_json: bool) -> None:
+    """A new enrollment code for station ID (its id or code), e.g. for a replaced kiosk:
+    enrolling with it replaces the station's key."""
+    from district.stations import new_code
+
+    with _reported(as_json):
+        issued = new_code(context.db(), station_ref, expires_minutes=expires_minutes)
+    if as_json:
+        _echo_json(issued.to_json())
+    else:
+        click.echo(f"enrollment code for {issued.station_code}: {issued.enrollment_code}")
+        click.echo(f"valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC")
+
+
+@station.command("list")
+@json_option
+@pass_context
+def station_list(context: Context, as_json: bool) -> None:
+    """List the stations."""
+    from district.stations import list_stations
+
+    with _reported(as_json):
+        found = list_stations(context.db())
+    if as_json:
+        _echo_json(found)
+        return
+    for row in found:
+        status = "revoked" if row["revoked_at"] else "enrolled" if row["enrolled"] else "waiting"
+        click.echo(f"{row['station_code']:<12} {row['station_id']}  {status:<8}  "
+                   f"{row['station_name']}")
+
+
+@station.command("revoke")
+@click.argument("station_ref", metavar="ID")
+@json_option
+@pass_context
+def station_revoke(context: Context, station_ref: str, as_json: bool) -> None:
+    """Shut station ID (its id or code) out, from its very next request."""
+    from district.stations import revoke
+
+    with _reported(as_json):
+        revoked = revoke(context.db(), station_ref)
+    if as_json:
+        _echo_json(revoked)
+    else:
+        click.echo(f"station {revoked['station_code']} revoked")
+
+
+@station.command("settings")
+@click.argument("station_ref", metavar="ID")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_context
+def station_settings(context: Context, station_ref: str, file: Path) -> None:
+    """Publish FILE.json (an object of settings tables) for station ID only."""
+    from district.catalogs import publish_settings, read_settings_file
+
+    with _reported():
+        published = publish_settings(context.db(), read_settings_file(file), station_ref)
+    click.echo(f"settings version {published['version']} published for station {station_ref}")
+
+
+@main.group()
+def settings() -> None:
+    """Settings documents for every station."""
+
+
+@settings.command("publish")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_context
+def settings_publish(context: Context, file: Path) -> None:
+    """Publish FILE.json (an object of settings tables) for every station."""
+    from district.catalogs import publish_settings, read_settings_file
+
+    with _reported():
+        published = publish_settings(context.db(), read_settings_file(file))
+    click.echo(f"settings version {published['version']} published for every station")
+
+
+# -- catalog ----------------------------------------------------------------------------
+
+
+@main.group()
+def catalog() -> None:
+    """The service catalog the district publishes to every station."""
+
+
+@catalog.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+def catalog_import(context: Context, file: Path, as_json: bool) -> None:
+    """Check FILE (the kiosk's catalog format) whole and publish it as a new version."""
+    from district.catalogs import import_catalog
+
+    with _reported(as_json):
+        published = import_catalog(context.db(), file)
+    if as_json:
+        _echo_json(published)
+    elif published["published"]:
+        click.echo(f"published catalog {published['version']}: {published['items']} items")
+    else:
+        click.echo(f"catalog {published['version']} was already published; nothing changed")
+
+
+@catalog.command("list")
+@json_option
+@pass_context
+def catalog_list(context: Context, as_json: bool) -> None:
+    """The catalog versions published, oldest first (the last one is what stations get)."""
+    from district.catalogs import list_catalogs
+
+    with _reported(as_json):
+        found = list_catalogs(context.db())
+    if as_json:
+        _echo_json(found)
+        return
+    for row in found:
+        click.echo(f"{row['version']:<20} {row['items']:>4} items  {row['published_at']}")
+
+
+# -- applications -----------------------------------------------------------------------
+
+
+@main.group("applications")
+def applications_group() -> None:
+    """Applications the stations sent, and agents' decisions on them."""
+
+
+@applications_group.command("list")
+@click.option("--station", "station_ref", metavar="ID", help="Only this station's (id or code).")
+@click.option("--state", help="Only applications in this state.")
+@json_option
+@pass_context
+def applications_list(
+    context: Context, station_ref: str | None, state: str | None, as_json: bool
+) -> None:
+    """List applications (no personal data: ids, references, items, states, blob hashes)."""
+    from district.applications import list_applications
+
+    with _reported(as_json):
+        found = list_applications(context.db(), station_ref, state)
+    if as_json:
+        _echo_json(found)
+        return
+    for row in found:
+        click.echo(f"{row['reference']:<24} {row['item_code']:<10} {row['state']:<17} {row['id']}")
+
+
+@applications_group.command("set-state")
+@click.argument("application_id", metavar="ID")
+@click.argument(
+    "state",
+    type=click.Choice(["accepted", "ready_for_pickup", "completed", "rejected"]),
+)
+@click.option("--reason", help="What the station shows (needed for rejected).")
+@json_option
+@pass_context
+def applications_set_state(
+    context: Context, application_id: str, state: str, reason: str | None, as_json: bool
+) -> None:
+    """Move application ID to STATE, as an agent's decision does; its station hears of it
+    at its next sync."""
+    from district.applications import set_state
+
+    with _reported(as_json):
+        changed = set_state(context.db(), application_id, state, reason)
+    if as_json:
+        _echo_json(changed)
+    else:
+        click.echo(f"application {application_id} is now {state}")
+
+
+@main.group()
+def cursors() -> None:
+    """The stations' change cursors."""
+
+
+@cursors.command("reset")
+@pass_context
+def cursors_reset(context: Context) -> None:
+    """Make every station download its changes from the start (after restoring the
+    database from a backup, so no station skips a change it never saw)."""
+    from district.applications import reset_cursors
+
+    with _reported():
+        epoch = reset_cursors(context.db())
+    click.echo(f"new epoch {epoch}: every station starts over at its next sync")
+
+
+if __name__ == "__main__":
+    main()
