@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-DEMO_DATA := build/demo
 
 .PHONY: demo test bench lint system-runtime system-test clean
 
@@ -22,17 +21,7 @@ system-test:
 	@installer/system-packages.sh test
 
 demo: system-runtime $(VENV)/.installed
-	@mkdir -p $(DEMO_DATA)
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		$(VENV)/bin/kiosk --data-dir $(DEMO_DATA) --config assets/demo/kiosk.toml run --windowed; \
-	else \
-		installer/system-packages.sh test; \
-		echo "No display here: running the demo on a virtual screen for 20 s;"; \
-		echo "a screenshot is saved to $(DEMO_DATA)/kiosk.png"; \
-		xvfb-run -a -s "-screen 0 1920x1080x24" $(VENV)/bin/kiosk --data-dir $(DEMO_DATA) \
-			--config assets/demo/kiosk.toml run --windowed \
-			--screenshot $(DEMO_DATA)/kiosk.png --quit-after 20; \
-	fi
+	@installer/demo.sh
 
 # pytest exits 5 when it collected no tests: an empty suite is a broken suite, unless
 # PYTEST_ARGS narrowed it on purpose.

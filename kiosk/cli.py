@@ -79,6 +79,8 @@ def _configure_logging(paths: Paths, level: str, console: bool) -> None:
     )
     file_handler.setFormatter(formatter)
     root.addHandler(file_handler)
+    # One line per HTTP request is noise; the sync logs what matters itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if console:
         stream = logging.StreamHandler()
         stream.setFormatter(formatter)
@@ -131,6 +133,7 @@ def run(
     from kiosk.ui.app import run as run_ui
 
     log.info("Doorstep %s starting (data folder %s)", __version__, context.paths.data_dir)
+    services = _start_background_services(context, settings, store)
     try:
         status = run_ui(
             settings,
@@ -140,8 +143,39 @@ def run(
             quit_after=quit_after,
         )
     finally:
+        for service in reversed(services):
+            service.stop()
         store.close()
     sys.exit(status)
+
+
+def _start_background_services(context: Context, settings: Settings, store: Store) -> list[Any]:
+    """The kiosk's Qt-free background threads: the print service and the district sync
+    (when the station is enrolled). Each is stopped when the kiosk ends."""
+    from kiosk.devices.printer.backends import backends_from_settings
+    from kiosk.devices.printer.jobs import PrintQueue
+    from kiosk.devices.printer.service import PrinterBusy, PrinterService
+    from kiosk.sync.client import enrollment
+    from kiosk.sync.service import SyncService
+
+    started: list[Any] = []
+    printer = PrinterService(
+        PrintQueue(store),
+        backends_from_settings(settings, context.paths),
+        spool=context.paths.spool,
+    )
+    try:
+        printer.start()
+        started.append(printer)
+    except PrinterBusy:
+        log.warning("another process drives the printer; this kiosk will not print")
+    if enrollment(store) is None:
+        log.warning("this station is not enrolled with a district: applications stay queued")
+    else:
+        sync_service = SyncService(context.paths, store)
+        sync_service.start()
+        started.append(sync_service)
+    return started
 
 
 @main.command()

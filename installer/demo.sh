@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `make demo`: a local district server on SQLite, the demo kiosk enrolled with it, and the
+# kiosk on the simulated kit (in a window when there is a display; else on Xvfb for 20 s,
+# with a screenshot). The district server stops when the kiosk does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEMO=build/demo
+PORT=${DOORSTEP_DEMO_PORT:-8700}
+SERVER="http://127.0.0.1:$PORT"
+KIOSK=(.venv/bin/kiosk --data-dir "$DEMO" --config assets/demo/kiosk.toml)
+DISTRICT=(.venv/bin/district --db "sqlite:///$DEMO/district.sqlite3" --key-file "$DEMO/district.key")
+mkdir -p "$DEMO"
+
+"${DISTRICT[@]}" catalog import assets/catalog/sample-catalog.toml >/dev/null
+"${DISTRICT[@]}" serve --port "$PORT" >"$DEMO/district.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  if .venv/bin/python -c "import httpx,sys; httpx.get('$SERVER/v1/health').raise_for_status()" \
+      2>/dev/null; then
+    break
+  fi
+  kill -0 $server 2>/dev/null || { echo "the district server did not start:"; cat "$DEMO/district.log"; exit 1; }
+  sleep 0.1
+done
+echo "district server: $SERVER (log: $DEMO/district.log)"
+
+enrolled=$("${KIOSK[@]}" sync status --json | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)['enrolled'])")
+if [[ "$enrolled" != "True" ]]; then
+  answer=$("${DISTRICT[@]}" station add "示例街道家门口服务站" --code DEMO01 --json 2>/dev/null) \
+    || answer=$("${DISTRICT[@]}" station code DEMO01 --json)
+  code=$(echo "$answer" | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)['enrollment_code'])")
+  "${KIOSK[@]}" enroll --server "$SERVER" --code "$code"
+fi
+"${KIOSK[@]}" sync --once || true
+
+if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+  "${KIOSK[@]}" run --windowed
+else
+  installer/system-packages.sh test
+  echo "No display here: running the demo on a virtual screen for 20 s;"
+  echo "a screenshot is saved to $DEMO/kiosk.png"
+  xvfb-run -a -s "-screen 0 1920x1080x24" "${KIOSK[@]}" run --windowed \
+    --screenshot "$DEMO/kiosk.png" --quit-after 20
+fi
