@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 from pathlib import Path
 
 from sqlalchemy.engine import URL
 
 from district.errors import KeyFileError
-from kiosk.store.crypto import Vault
+from kiosk.store.crypto import Vault, write_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +60,7 @@ def open_vault(key: bytes) -> Vault:
 
 def _create(path: Path) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(descriptor, secrets.token_bytes(KEY_BYTES))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        try:
-            os.link(temporary, path)  # another process made one meanwhile: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+        write_secret_file(path, KEY_BYTES)
     except OSError as exc:
         raise KeyFileError(f"cannot make the server key {path}: {exc.strerror}") from None
     log.info("made a new server key in %s (keep it with the database's backups)", path)

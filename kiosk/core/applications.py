@@ -105,6 +105,18 @@ def check_transition(current: State, target: State) -> None:
         raise IllegalTransition(f"an application cannot go from {current} to {target}")
 
 
+def step(application: Application, target: State, reason: str | None = None) -> None:
+    """Move `application` to `target` and record it (inside the caller's transaction);
+    IllegalTransition if the state machine has no such step."""
+    current = State(application.state)
+    check_transition(current, target)
+    application.state = target.value
+    application.reason = reason
+    application.history.append(
+        StateChange(from_state=current.value, to_state=target.value, reason=reason)
+    )
+
+
 @dataclass(frozen=True)
 class ApplicationView:
     """What staff screens and commands see of an application (no personal data)."""
@@ -134,20 +146,9 @@ class Applications:
         today: date | None = None,
     ) -> ApplicationView:
         """A new draft application for `item`, with a fresh UUID and reference."""
-        application_id = str(uuid.uuid4())
         with self._store.write() as session:
             reference = next_reference(session, self._station, today or date.today())
-            application = Application(
-                id=application_id,
-                reference=reference,
-                station_code=self._station,
-                item_code=item.code,
-                item_name_zh=item.name_zh,
-                item_name_en=item.name_en,
-                state=State.DRAFT.value,
-                resident_sealed=self._seal("resident_sealed", application_id, resident),
-            )
-            application.history.append(StateChange(from_state=None, to_state=State.DRAFT))
+            application = self._new(item, reference, resident, State.DRAFT)
             session.add(application)
             session.flush()
             return _view(application)
@@ -175,18 +176,7 @@ class Applications:
             known = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(hashes))))
             position = 0
             for reference, pairs in zip(references, contents, strict=True):
-                application_id = str(uuid.uuid4())
-                application = Application(
-                    id=application_id,
-                    reference=reference,
-                    station_code=self._station,
-                    item_code=item.code,
-                    item_name_zh=item.name_zh,
-                    item_name_en=item.name_en,
-                    state=State.QUEUED.value,
-                    resident_sealed=self._seal("resident_sealed", application_id, resident),
-                )
-                application.history.append(StateChange(from_state=None, to_state=State.QUEUED))
+                application = self._new(item, reference, resident, State.QUEUED)
                 for label, content in pairs:
                     sha256 = hashes[position]
                     position += 1
@@ -197,7 +187,7 @@ class Applications:
                         Material(blob_sha256=sha256, kind=kind, label=label)
                     )
                 session.add(application)
-                session.add(OutboxEntry(application_id=application_id))
+                session.add(OutboxEntry(application_id=application.id))
                 session.flush()
                 made.append(_view(application))
         return made
@@ -229,15 +219,9 @@ class Applications:
         """Move an application to `target`; queueing also enters it in the outbox."""
         with self._store.write() as session:
             application = _get(session, application_id)
-            current = State(application.state)
-            check_transition(current, target)
-            application.state = target.value
-            application.reason = reason
-            application.history.append(
-                StateChange(from_state=current.value, to_state=target.value, reason=reason)
-            )
+            step(application, target, reason)
             if target is State.QUEUED:
-                session.add(OutboxEntry(application_id=application_id))
+                session.add(OutboxEntry(application_id=application.id))
             session.flush()
             return _view(application)
 
@@ -274,6 +258,28 @@ class Applications:
             return list(
                 session.scalars(select(OutboxEntry.application_id).order_by(OutboxEntry.sequence))
             )
+
+    def _new(
+        self,
+        item: ServiceItem,
+        reference: str,
+        resident: Mapping[str, Any] | None,
+        state: State,
+    ) -> Application:
+        """A new application row (a fresh UUID), its first history step in `state`."""
+        application_id = str(uuid.uuid4())
+        application = Application(
+            id=application_id,
+            reference=reference,
+            station_code=self._station,
+            item_code=item.code,
+            item_name_zh=item.name_zh,
+            item_name_en=item.name_en,
+            state=state.value,
+            resident_sealed=self._seal("resident_sealed", application_id, resident),
+        )
+        application.history.append(StateChange(from_state=None, to_state=state))
+        return application
 
     def _unseal(self, column: str, application_id: str) -> Any:
         with self._store.read() as session:

@@ -71,16 +71,22 @@ class Vault:
 def _create_key_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.parent.chmod(0o700)
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    write_secret_file(path, _KEY_BYTES)
+
+
+def write_secret_file(path: Path, size: int) -> None:
+    """Make `path` hold `size` fresh random bytes, readable by this user only, durably;
+    if another process made the file meanwhile, theirs is kept (never overwritten)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(descriptor, secrets.token_bytes(_KEY_BYTES))
+        os.write(descriptor, secrets.token_bytes(size))
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    # link() refuses to replace a key another process made meanwhile: theirs wins.
     try:
-        os.link(temporary, path)
+        os.link(temporary, path)  # link() refuses to replace a file another process made
     except FileExistsError:
         pass
     finally:

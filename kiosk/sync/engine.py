@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kiosk.config import Paths
-from kiosk.core.applications import State, apply_remote
+from kiosk.core.applications import State, apply_remote, step
 from kiosk.core.catalog import parse_catalog
 from kiosk.core.catalog_store import catalog_info, install_catalog
 from kiosk.errors import DoorstepError
@@ -259,7 +259,7 @@ class SyncEngine:
                     continue  # deleted or already settled meanwhile
                 if result.verdict is Verdict.ACCEPTED:
                     if State(application.state) is State.QUEUED:
-                        _step(application, State.SUBMITTED, None)
+                        step(application, State.SUBMITTED)
                     session.delete(entry)
                     report.accepted += 1
                 elif result.reason is RejectReason.BLOB_MISSING:
@@ -273,7 +273,7 @@ class SyncEngine:
                         result.message or "refused by the district"
                     )
                     if State(application.state) is State.QUEUED:
-                        _step(application, State.REJECTED, reason[:500])
+                        step(application, State.REJECTED, reason[:500])
                     session.delete(entry)
                     report.rejected += 1
                     report.rejected_ids.append(sent.id)
@@ -338,16 +338,3 @@ class SyncEngine:
             else:
                 info.last_error = str(error)[:500] if error else None
                 info.last_error_at = now
-
-
-def _step(application: Application, target: State, reason: str | None) -> None:
-    from kiosk.core.applications import check_transition
-    from kiosk.store.models import StateChange
-
-    current = State(application.state)
-    check_transition(current, target)
-    application.state = target.value
-    application.reason = reason
-    application.history.append(
-        StateChange(from_state=current.value, to_state=target.value, reason=reason)
-    )

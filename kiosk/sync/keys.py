@@ -11,8 +11,6 @@ sends the same public key, which is what lets the district answer it again.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kiosk.config import Paths
 from kiosk.errors import StoreError
-from kiosk.store.crypto import fsync_dir
+from kiosk.store.crypto import write_secret_file
 from kiosk.sync.wire import b64, sign_request
 
 _SEED_BYTES = 32
@@ -38,7 +36,7 @@ class StationKey:
     def load_or_create(cls, paths: Paths) -> StationKey:
         path = key_path(paths)
         if not path.exists():
-            _write_new_seed(path)
+            write_secret_file(path, _SEED_BYTES)
         return cls.load(paths)
 
     @classmethod
@@ -64,21 +62,3 @@ class StationKey:
     ) -> dict[str, str]:
         """The headers that sign one request (see kiosk.sync.wire)."""
         return sign_request(self._private, station_id, method, path_and_query, body)
-
-
-def _write_new_seed(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(descriptor, secrets.token_bytes(_SEED_BYTES))
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    try:
-        os.link(temporary, path)  # another process made one meanwhile: theirs wins
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink()
-    fsync_dir(path.parent)
