@@ -16,6 +16,7 @@ the file, the line.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -244,7 +245,7 @@ def load_settings(
         line, message = syntax_error_line(exc)
         raise SettingsError(f"{path} line {line}: {message}") from None
 
-    merged, sources = _apply_env(from_file, env)
+    merged, sources = _apply_env(_with_district_defaults(from_file, data_dir), env)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
@@ -259,6 +260,51 @@ def load_settings(
             else:
                 problems.append(f"{path} line {lines.locate(location)}: {key}: {message}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+#: The tables the district may set for its stations (the kit, cameras and where files are
+#: stay the station's own business).
+DISTRICT_MANAGED = ("station", "ui", "printer", "log")
+
+
+def district_settings_file(data_dir: Path) -> Path:
+    """Where sync keeps the settings the district published for this station."""
+    return data_dir / "district-settings.json"
+
+
+def _with_district_defaults(from_file: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    """The settings file's tables over the district's: the district's published settings
+    are the defaults, what the station's own file (and then the environment) says wins. A
+    district file that cannot be read is ignored (sync only writes one it has checked)."""
+    path = district_settings_file(data_dir)
+    try:
+        district = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return from_file
+    if not isinstance(district, dict):
+        return from_file
+    merged = dict(from_file)
+    for table in DISTRICT_MANAGED:
+        values = district.get(table)
+        if isinstance(values, dict):
+            local = from_file.get(table)
+            merged[table] = {**values, **(local if isinstance(local, dict) else {})}
+    return merged
+
+
+def check_district_settings(tables: Mapping[str, Any]) -> dict[str, Any]:
+    """The managed tables of a settings document from the district, checked against the
+    schema (SettingsError naming the problem if they are not valid settings)."""
+    managed = {t: v for t, v in tables.items() if t in DISTRICT_MANAGED}
+    unknown = sorted(set(tables) - set(DISTRICT_MANAGED))
+    if unknown:
+        raise SettingsError(f"the district may not set these tables: {', '.join(unknown)}")
+    try:
+        Settings.model_validate(managed)
+    except ValidationError as exc:
+        count = exc.error_count()
+        raise SettingsError(f"the district's settings are not valid: {count} problem(s)") from None
+    return managed
 
 
 def _apply_env(

@@ -21,8 +21,10 @@ id, answers `accepted` without storing anything twice.
 Download: the district's state changes for this station's applications, from the cursor
 kept in the local store, applied with the new cursor in one local transaction (so a change
 is never lost or half-applied; applying one again is harmless). An unknown cursor makes
-the district answer "reset": the pass starts over from the beginning. Then the catalog:
-a new version is installed in one transaction.
+the district answer "reset": the pass starts over from the beginning. Then the station's
+settings (a new version, checked against the settings schema, is kept in
+`district-settings.json` for the kiosk's next start) and the catalog (a new version is
+installed in one transaction).
 
 The pass never logs personal data: applications are named by their id.
 """
@@ -30,6 +32,7 @@ The pass never logs personal data: applications are named by their id.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +40,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kiosk.config import Paths
+from kiosk.config import Paths, SettingsError, check_district_settings, district_settings_file
 from kiosk.core.applications import State, apply_remote, step
 from kiosk.core.catalog import parse_catalog
 from kiosk.core.catalog_store import catalog_info, install_catalog
@@ -76,6 +79,7 @@ class PassReport:
     changes: int = 0
     resets: int = 0
     catalog: str | None = None  # the catalog version installed, if a new one came
+    settings: int | None = None  # the district settings version kept, if a new one came
     rejected_ids: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -87,6 +91,7 @@ class PassReport:
             "changes": self.changes,
             "resets": self.resets,
             "catalog": self.catalog,
+            "settings": self.settings,
         }
 
 
@@ -314,12 +319,36 @@ class SyncEngine:
             cursor = answer.cursor
             if not answer.more:
                 break
+        await self._download_settings(client, report)
         installed = catalog_info(self.store)
         answer = await client.catalog(installed.version if installed else None)
         if answer is not None and (installed is None or answer.version != installed.version):
             catalog = parse_catalog(answer.catalog_toml, "the district's catalog")
             install_catalog(self.store, catalog, answer.catalog_toml.encode())
             report.catalog = catalog.header.version
+
+    async def _download_settings(self, client: DistrictClient, report: PassReport) -> None:
+        """The district's settings for this station, kept for the kiosk's next start
+        (`kiosk.config` reads them as defaults under the station's own file)."""
+        with self.store.read() as session:
+            info = session.get(SyncInfo, 1)
+            have = info.settings_version if info else None
+        answer = await client.settings(have)
+        if answer is None or answer.version == have:
+            return
+        try:
+            managed = check_district_settings(answer.settings)
+        except SettingsError as error:
+            raise BadAnswer(f"settings version {answer.version}: {error}") from None
+        path = district_settings_file(self.paths.data_dir)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(managed, ensure_ascii=False), encoding="utf-8")
+        temporary.replace(path)
+        with self.store.write() as session:
+            info = session.get(SyncInfo, 1)
+            if info is not None:
+                info.settings_version = answer.version
+        report.settings = answer.version
 
     def _save_cursor(self, cursor: str | None) -> None:
         with self.store.write() as session:

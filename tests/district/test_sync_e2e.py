@@ -422,3 +422,37 @@ def test_the_sync_service_notices_the_line_come_and_go(
     finally:
         service.stop()
     assert_exactly_once(kiosk, district, ids)
+
+
+def test_the_districts_settings_reach_the_kiosk_and_the_station_file_wins(
+    kiosk: Kiosk, district: DistrictServer, tmp_path: Path
+) -> None:
+    from kiosk.config import load_settings
+
+    published = tmp_path / "settings.json"
+    published.write_text(
+        json.dumps({"station": {"phone": "021-58880000"}, "printer": {"paper": "roll80"}}),
+        encoding="utf-8",
+    )
+    district.cli("settings", "publish", str(published))
+    report = kiosk.sync()
+    assert report.settings is not None
+    local = kiosk.paths.data_dir / "kiosk.toml"
+    local.write_text('[printer]\npaper = "a4"\n', encoding="utf-8")
+    settings = load_settings(kiosk.paths.data_dir)
+    assert settings.station.phone == "021-58880000"  # from the district
+    assert settings.printer.paper == "a4"  # the station's own file wins
+    assert kiosk.sync().settings is None  # nothing new
+
+
+def test_settings_the_kiosk_cannot_use_are_refused_and_nothing_is_lost(
+    kiosk: Kiosk, district: DistrictServer, tmp_path: Path
+) -> None:
+    ids = kiosk.queue(2)
+    published = tmp_path / "settings.json"
+    published.write_text(json.dumps({"ui": {"language": "fr"}}), encoding="utf-8")
+    district.cli("settings", "publish", str(published))
+    with pytest.raises(SyncError, match="settings"):
+        kiosk.sync()
+    assert not (kiosk.paths.data_dir / "district-settings.json").exists()
+    assert_exactly_once(kiosk, district, ids)  # the upload before it went through
