@@ -37,7 +37,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from kiosk.config import Paths, SettingsError, check_district_settings, district_settings_file
@@ -52,6 +52,7 @@ from kiosk.sync.client import DistrictClient
 from kiosk.sync.errors import BadAnswer
 from kiosk.sync.wire import (
     ApplicationWire,
+    ItemVerdict,
     MaterialWire,
     RejectReason,
     UploadBatch,
@@ -60,11 +61,11 @@ from kiosk.sync.wire import (
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
+BATCH_SIZE = 500  # MAX_BATCH: fewer, larger server transactions
 # Blobs go in bundles of at most this many / this many bytes, this many bundles at once.
 BUNDLE_BLOBS = 200
 BUNDLE_BYTES = 4 * 1024 * 1024
-BUNDLE_CONCURRENCY = 2
+BUNDLE_CONCURRENCY = 4
 MAX_CHANGE_PAGES = 100  # per pass: a reset loop or a runaway server cannot keep a pass going
 
 
@@ -245,32 +246,40 @@ class SyncEngine:
         return groups
 
     def _mark_sent(self, hashes: list[str]) -> None:
-        now = datetime.now(UTC)
         with self.store.write() as session:
-            for blob in session.scalars(select(Blob).where(Blob.sha256.in_(hashes))):
-                blob.sent_at = now
+            session.execute(
+                update(Blob).where(Blob.sha256.in_(hashes)).values(sent_at=datetime.now(UTC))
+            )
 
     def _apply_verdicts(
-        self, batch: UploadBatch, results: list, report: PassReport
+        self, batch: UploadBatch, results: list[ItemVerdict], report: PassReport
     ) -> int:
+        """Apply a batch's verdicts in one local transaction, with a handful of statements
+        for the whole batch (not a few per application: this is the kiosk's hot path)."""
+        ids = [sent.id for sent in batch.applications]
         retry = 0
+        settled: list[str] = []
         with self.store.write() as session:
-            for sent, result in zip(batch.applications, results, strict=True):
-                application = session.get(Application, sent.id)
-                entry = session.scalar(
-                    select(OutboxEntry).where(OutboxEntry.application_id == sent.id)
+            applications = {
+                a.id: a for a in session.scalars(select(Application).where(Application.id.in_(ids)))
+            }
+            queued = set(
+                session.scalars(
+                    select(OutboxEntry.application_id).where(OutboxEntry.application_id.in_(ids))
                 )
-                if application is None or entry is None:
+            )
+            for sent, result in zip(batch.applications, results, strict=True):
+                application = applications.get(sent.id)
+                if application is None or sent.id not in queued:
                     continue  # deleted or already settled meanwhile
                 if result.verdict is Verdict.ACCEPTED:
                     if State(application.state) is State.QUEUED:
                         step(application, State.SUBMITTED)
-                    session.delete(entry)
+                    settled.append(sent.id)
                     report.accepted += 1
                 elif result.reason is RejectReason.BLOB_MISSING:
                     shas = [m.sha256 for m in sent.materials]
-                    for blob in session.scalars(select(Blob).where(Blob.sha256.in_(shas))):
-                        blob.sent_at = None
+                    session.execute(update(Blob).where(Blob.sha256.in_(shas)).values(sent_at=None))
                     retry += 1
                     report.retry += 1
                 else:
@@ -279,10 +288,14 @@ class SyncEngine:
                     )
                     if State(application.state) is State.QUEUED:
                         step(application, State.REJECTED, reason[:500])
-                    session.delete(entry)
+                    settled.append(sent.id)
                     report.rejected += 1
                     report.rejected_ids.append(sent.id)
                     log.warning("application %s refused by the district: %s", sent.id, reason)
+            if settled:
+                session.execute(
+                    delete(OutboxEntry).where(OutboxEntry.application_id.in_(settled))
+                )
         return retry
 
     # -- download -----------------------------------------------------------------------
