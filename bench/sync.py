@@ -26,8 +26,8 @@ stations of 100 queued applications each, at most 64 at a time. A simulated stat
 light client, not a kiosk store: added in this process (`district.stations.add_station`),
 enrolled with a fresh Ed25519 key (`POST /v1/enroll`, all stations first, 64 at a time:
 not part of the drain), then, timed, each station makes its 200 images when its turn
-comes (memory stays at 64 stations' worth), sends them in bundles of at most 200 blobs
-and 4 MiB (the kiosk's own limits) and then its 100 applications as one batch, every
+comes (memory stays at 64 stations' worth), sends them in bundles of at most 64 blobs
+and 1 MiB (the kiosk's own limits) and then its 100 applications as one batch, every
 request signed with `kiosk.sync.wire.sign_request`. Each of the 64 slots has its own
 httpx.AsyncClient and keep-alive connection, as each kiosk has its own (one client with
 a pool of 64 would spend more CPU in httpcore's pool than in the requests). The drain

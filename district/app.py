@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -43,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from district import applications, catalogs, stations, uploads
 from district.auth import prune_nonces, read_headers, verify
-from district.db import Database
+from district.db import POOL_SIZE, Database
 from district.errors import ProblemError
 from kiosk import __version__
 from kiosk.sync.wire import (
@@ -101,6 +102,8 @@ def make_app(db: Database | None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # as many threads for the database work as connections in the pool
+        anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
         task = asyncio.create_task(_prune_forever(db)) if db is not None else None
         try:
             yield

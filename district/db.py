@@ -42,6 +42,12 @@ DEFAULT_URL = "sqlite:///district.sqlite3"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_DISTRICT_NAME = "Doorstep district"
 
+# Connections each server process keeps open to PostgreSQL, and so the number of threads
+# it runs database work on (`district.app` sets its thread limiter to this): a request
+# never waits for a connection that a busier thread holds, and none is opened and closed
+# per request (a pool smaller than the threads opened one for nearly every request).
+POOL_SIZE = 16
+
 # Keys of PostgreSQL advisory locks (any two constants of ours).
 _MIGRATION_LOCK = 0x444F4F52_0001
 _CHANGES_LOCK = 0x444F4F52_0002
@@ -69,7 +75,7 @@ def make_engine(url: URL) -> Engine:
         return _sqlite_engine(url)
     try:
         return create_engine(
-            url, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True
+            url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=0, pool_pre_ping=True
         )
     except NoSuchModuleError as exc:
         raise DatabaseError(f"no driver for {url.drivername}: {exc}") from None

@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from kiosk.core.catalog import ServiceItem
 from kiosk.core.references import next_reference
@@ -90,9 +90,15 @@ def apply_remote(
         return False
     application.state = target.value
     application.reason = reason
-    application.history.append(
-        StateChange(from_state=current.value, to_state=target.value, reason=reason)
-    )
+    change = StateChange(from_state=current.value, to_state=target.value, reason=reason)
+    session = object_session(application)
+    if session is None:
+        application.history.append(change)
+    else:
+        # Linked from the change's side, which does not load the history to add to it
+        # (a query per application: the sync pass steps hundreds at a time).
+        change.application = application
+        session.add(change)
     return True
 
 
@@ -112,9 +118,15 @@ def step(application: Application, target: State, reason: str | None = None) -> 
     check_transition(current, target)
     application.state = target.value
     application.reason = reason
-    application.history.append(
-        StateChange(from_state=current.value, to_state=target.value, reason=reason)
-    )
+    change = StateChange(from_state=current.value, to_state=target.value, reason=reason)
+    session = object_session(application)
+    if session is None:
+        application.history.append(change)
+    else:
+        # Linked from the change's side, which does not load the history to add to it
+        # (a query per application: the sync pass steps hundreds at a time).
+        change.application = application
+        session.add(change)
 
 
 @dataclass(frozen=True)
