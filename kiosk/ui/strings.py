@@ -66,6 +66,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "material_optional": ("可选", "optional"),
     "condition_line": ("{number}. {condition}", "{number}. {condition}"),
     "station_phone": ("{phone}（本站电话）", "{phone} (this station)"),
+    # -- the resident's visit (identify, materials, review, receipt, rating)
+    # -- on-screen keyboard
+    # -- capture (document camera and photo)
+    # -- staff mode
+    # -- kiosk behaviour (idle, offline, speech)
 }
 
 
