@@ -7,7 +7,7 @@ set -euo pipefail
 
 runtime=(
   python3 python3-venv python3-dev gcc swig libpcsclite-dev pcscd
-  cups cups-client libcups2-dev fonts-droid-fallback fonts-hanazono
+  cups cups-client libcups2-dev fonts-droid-fallback fonts-hanazono espeak-ng
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1

@@ -133,11 +133,18 @@ def run(
     from kiosk.ui.app import run as run_ui
 
     log.info("Doorstep %s starting (data folder %s)", __version__, context.paths.data_dir)
-    services = _start_background_services(context, settings, store)
+    from kiosk.ui.crash import crash_folder, install_crash_reporter
+    from kiosk.ui.kit import start_kit
+
+    install_crash_reporter(crash_folder(context.paths.data_dir))
+    services, printer, sync = _start_background_services(context, settings, store)
     try:
         status = run_ui(
             settings,
             lambda: load_catalog(store),
+            start_kit=lambda bridge: start_kit(
+                settings, context.paths, store, bridge, printer=printer, sync=sync
+            ),
             windowed=windowed,
             screenshot=screenshot,
             quit_after=quit_after,
@@ -149,9 +156,12 @@ def run(
     sys.exit(status)
 
 
-def _start_background_services(context: Context, settings: Settings, store: Store) -> list[Any]:
+def _start_background_services(
+    context: Context, settings: Settings, store: Store
+) -> tuple[list[Any], Any, Any]:
     """The kiosk's Qt-free background threads: the print service and the district sync
-    (when the station is enrolled). Each is stopped when the kiosk ends."""
+    (when the station is enrolled). Returns them all (each is stopped when the kiosk
+    ends), the print service and the sync service (None when not started)."""
     from kiosk.devices.printer.backends import backends_from_settings
     from kiosk.devices.printer.jobs import PrintQueue
     from kiosk.devices.printer.service import PrinterBusy, PrinterService
@@ -159,7 +169,8 @@ def _start_background_services(context: Context, settings: Settings, store: Stor
     from kiosk.sync.service import SyncService
 
     started: list[Any] = []
-    printer = PrinterService(
+    sync_service: SyncService | None = None
+    printer: PrinterService | None = PrinterService(
         PrintQueue(store),
         backends_from_settings(settings, context.paths),
         spool=context.paths.spool,
@@ -169,13 +180,14 @@ def _start_background_services(context: Context, settings: Settings, store: Stor
         started.append(printer)
     except PrinterBusy:
         log.warning("another process drives the printer; this kiosk will not print")
+        printer = None
     if enrollment(store) is None:
         log.warning("this station is not enrolled with a district: applications stay queued")
     else:
         sync_service = SyncService(context.paths, store)
         sync_service.start()
         started.append(sync_service)
-    return started
+    return started, printer, sync_service
 
 
 @main.command()
@@ -980,3 +992,29 @@ def applications_list(context: Context, as_json: bool) -> None:
     for v in views:
         reason = f" ({v.reason})" if v.reason else ""
         click.echo(f"{v.reference}  {v.item_code}  {v.state.value}{reason}")
+
+
+@main.group()
+def staff() -> None:
+    """Staff mode at the kiosk: the PIN that opens it."""
+
+
+@staff.command("set-pin")
+@click.option(
+    "--pin-stdin", is_flag=True, help="Read the PIN from the first line of standard input."
+)
+@pass_context
+def staff_set_pin(context: Context, pin_stdin: bool) -> None:
+    """Set the staff PIN (6 to 12 digits), asked twice without showing it. Kept only as a
+    salted hash; wrong tries and any lockout are cleared."""
+    from kiosk.core.staff import set_pin
+
+    if pin_stdin:
+        pin = sys.stdin.readline().rstrip("\r\n")
+    else:
+        pin = click.prompt(
+            "new staff PIN", hide_input=True, confirmation_prompt="the same PIN again"
+        )
+    with _reported():
+        set_pin(context.paths, pin)
+    click.echo("staff PIN set: staff mode opens with it")

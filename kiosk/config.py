@@ -8,7 +8,17 @@ Where things come from, strongest first:
 - the settings file: the global `--config FILE` option, then `KIOSK_CONFIG`, then
   `kiosk.toml` inside the data folder (a missing file means all defaults);
 - each setting: an environment variable `KIOSK_<SECTION>__<KEY>` (for example
-  `KIOSK_UI__LANGUAGE=en`), then the settings file, then the default below.
+  `KIOSK_UI__LANGUAGE=en`), then the settings file, then the settings station staff
+  changed on the kiosk's staff screen (`local-settings.json` in the data folder), then
+  the settings the district published for the station (`district-settings.json`), then
+  the default below.
+
+Staff may change only the `STATION_CHANGEABLE` settings (the residents' default language,
+large text, spoken prompts and the idle times). The staff screen writes them to
+`local-settings.json` (atomically, with `save_local_settings`); a value there that is not
+changeable or not valid is ignored, and a file that cannot be read counts as empty. The
+technician's settings file still wins: a key it sets is not the staff's to change
+(`fixed_by_file` names such keys, so the staff screen can say so).
 
 A bad file or override stops start-up with a SettingsError that names the key and, for
 the file, the line.
@@ -29,6 +39,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from kiosk.errors import SettingsError
+from kiosk.store.crypto import write_private_file
 from kiosk.tomlfile import TomlLines, syntax_error_line
 
 APP_NAME = "doorstep"
@@ -55,6 +66,11 @@ class UiSettings(_Section):
     language: Literal["zh", "en"] = "zh"
     fullscreen: bool = True
     large_text: bool = False
+    # Spoken prompts (espeak-ng); residents can mute them on the screen.
+    speech: bool = True
+    # A visit left alone this long is warned about, then wiped this much later.
+    idle_warning_s: Annotated[int, Field(ge=10, le=1800)] = 60
+    idle_timeout_s: Annotated[int, Field(ge=5, le=600)] = 20
 
 
 class DeviceBackend(StrEnum):
@@ -207,6 +223,21 @@ class Paths:
     def settings_file(self) -> Path:
         return self.data_dir / SETTINGS_FILE_NAME
 
+    @property
+    def local_settings(self) -> Path:
+        """The settings station staff changed on the kiosk (see the module's docstring)."""
+        return local_settings_file(self.data_dir)
+
+    @property
+    def staff_pin(self) -> Path:
+        """The staff PIN's salted hash (`kiosk staff set-pin`)."""
+        return self.data_dir / "staff-pin.json"
+
+    @property
+    def staff_lockout(self) -> Path:
+        """Wrong staff PINs so far and the lockout they caused, kept across restarts."""
+        return self.data_dir / "staff-lockout.json"
+
 
 def assets_dir() -> Path:
     """The shipped assets (fonts, sample catalog): `KIOSK_ASSETS_DIR`, else the checkout's."""
@@ -245,7 +276,7 @@ def load_settings(
         line, message = syntax_error_line(exc)
         raise SettingsError(f"{path} line {line}: {message}") from None
 
-    merged, sources = _apply_env(_with_district_defaults(from_file, data_dir), env)
+    merged, sources = _apply_env(_with_station_defaults(from_file, data_dir), env)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
@@ -272,24 +303,111 @@ def district_settings_file(data_dir: Path) -> Path:
     return data_dir / "district-settings.json"
 
 
-def _with_district_defaults(from_file: dict[str, Any], data_dir: Path) -> dict[str, Any]:
-    """The settings file's tables over the district's: the district's published settings
-    are the defaults, what the station's own file (and then the environment) says wins. A
-    district file that cannot be read is ignored (sync only writes one it has checked)."""
-    path = district_settings_file(data_dir)
-    try:
-        district = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return from_file
-    if not isinstance(district, dict):
-        return from_file
+#: The settings station staff may change on the kiosk's staff screen, by table.
+STATION_CHANGEABLE: Mapping[str, tuple[str, ...]] = {
+    "ui": ("language", "large_text", "speech", "idle_warning_s", "idle_timeout_s"),
+}
+
+
+def local_settings_file(data_dir: Path) -> Path:
+    """Where the staff screen keeps the settings staff changed on this kiosk."""
+    return data_dir / "local-settings.json"
+
+
+def _with_station_defaults(from_file: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    """The settings file's tables over the staff's local settings over the district's:
+    what the station's own file (and then the environment) says wins. A district or local
+    file that cannot be read is ignored (sync only writes a district file it has checked,
+    the staff screen only a local one it has checked)."""
+    layers = (_read_tables(district_settings_file(data_dir)), read_local_settings(data_dir))
     merged = dict(from_file)
-    for table in DISTRICT_MANAGED:
-        values = district.get(table)
-        if isinstance(values, dict):
+    for table in dict.fromkeys((*DISTRICT_MANAGED, *STATION_CHANGEABLE)):
+        defaults: dict[str, Any] = {}
+        for layer in layers:
+            values = layer.get(table)
+            if isinstance(values, dict):
+                defaults.update(values)
+        if defaults:
             local = from_file.get(table)
-            merged[table] = {**values, **(local if isinstance(local, dict) else {})}
+            merged[table] = {**defaults, **(local if isinstance(local, dict) else {})}
     return merged
+
+
+def _read_tables(path: Path) -> dict[str, Any]:
+    try:
+        tables = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return tables if isinstance(tables, dict) else {}
+
+
+def read_local_settings(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The settings staff changed on this kiosk, by table: only changeable keys holding
+    valid values (anything else in the file is ignored)."""
+    found = _read_tables(local_settings_file(data_dir))
+    kept: dict[str, dict[str, Any]] = {}
+    for table, keys in STATION_CHANGEABLE.items():
+        values = found.get(table)
+        if not isinstance(values, dict):
+            continue
+        section = Settings.model_fields[table].annotation
+        for key in keys:
+            if key in values and _valid(section, key, values[key]):
+                kept.setdefault(table, {})[key] = values[key]
+    return kept
+
+
+def _valid(section: Any, key: str, value: Any) -> bool:
+    try:
+        section.model_validate({key: value})
+    except ValidationError:
+        return False
+    return True
+
+
+def save_local_settings(data_dir: Path, changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Keep the settings staff changed (`{"ui": {"language": "en"}}`) over those they
+    changed before, atomically; SettingsError if one may not be changed or is not valid."""
+    merged = read_local_settings(data_dir)
+    for table, values in changes.items():
+        allowed = STATION_CHANGEABLE.get(table, ())
+        refused = sorted(set(values) - set(allowed))
+        if refused:
+            raise SettingsError(f"staff may not change {table}.{', '.join(refused)}")
+        merged.setdefault(table, {}).update(values)
+    try:
+        Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise SettingsError(f"not valid settings: {problems}") from None
+    content = json.dumps(merged, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    write_private_file(local_settings_file(data_dir), content.encode("utf-8"))
+
+
+def fixed_by_file(
+    data_dir: Path, config_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> set[str]:
+    """The changeable settings ("ui.language" …) that the settings file or an environment
+    variable sets, which therefore win over what staff choose."""
+    env = os.environ if env is None else env
+    if config_file is None and (value := env.get(f"{ENV_PREFIX}CONFIG")):
+        config_file = Path(value)
+    path = config_file if config_file is not None else Paths(data_dir).settings_file
+    try:
+        from_file = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        from_file = {}
+    _, from_env = _apply_env({}, env)
+    fixed = set()
+    for table, keys in STATION_CHANGEABLE.items():
+        values = from_file.get(table)
+        for key in keys:
+            if (isinstance(values, dict) and key in values) or (table, key) in from_env:
+                fixed.add(f"{table}.{key}")
+    return fixed
 
 
 def check_district_settings(tables: Mapping[str, Any]) -> dict[str, Any]:

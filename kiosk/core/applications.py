@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -35,45 +33,35 @@ from sqlalchemy.orm import Session, object_session
 
 from kiosk.core.catalog import ServiceItem
 from kiosk.core.references import next_reference
+
+# The states and the view live in kiosk.core.states (no database imports: the interface
+# uses them); they are part of this module's interface too.
+from kiosk.core.states import (
+    DISCARDABLE,
+    REMOTE_STATES,
+    SENT,
+    TRANSITIONS,
+    ApplicationView,
+    State,
+)
 from kiosk.errors import DoorstepError, IllegalTransition
 from kiosk.store.db import Store
 from kiosk.store.models import Application, Blob, Material, OutboxEntry, StateChange
 from kiosk.store.models import sealed_context as _context
 
-
-class State(StrEnum):
-    DRAFT = "draft"
-    READY = "ready"
-    QUEUED = "queued"
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    READY_FOR_PICKUP = "ready_for_pickup"
-    COMPLETED = "completed"
-
-
-TRANSITIONS: Mapping[State, frozenset[State]] = {
-    State.DRAFT: frozenset({State.READY}),
-    State.READY: frozenset({State.DRAFT, State.QUEUED}),
-    State.QUEUED: frozenset({State.SUBMITTED, State.REJECTED}),
-    State.SUBMITTED: frozenset({State.ACCEPTED, State.REJECTED}),
-    State.ACCEPTED: frozenset({State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}),
-    State.READY_FOR_PICKUP: frozenset({State.COMPLETED}),
-    State.REJECTED: frozenset(),
-    State.COMPLETED: frozenset(),
-}
-
-#: States an application may be discarded in (nothing has left the kiosk yet).
-DISCARDABLE = frozenset({State.DRAFT, State.READY})
-
-#: States the district sets (through sync), and the local states it may set them from.
-REMOTE_STATES = frozenset(
-    {State.ACCEPTED, State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}
-)
-SENT = frozenset(
-    {State.QUEUED, State.SUBMITTED, State.ACCEPTED, State.READY_FOR_PICKUP,
-     State.COMPLETED, State.REJECTED}
-)
+__all__ = [
+    "DISCARDABLE",
+    "REMOTE_STATES",
+    "SENT",
+    "TRANSITIONS",
+    "ApplicationNotFound",
+    "ApplicationView",
+    "Applications",
+    "State",
+    "apply_remote",
+    "check_transition",
+    "step",
+]
 
 
 def apply_remote(
@@ -127,20 +115,6 @@ def step(application: Application, target: State, reason: str | None = None) -> 
         # (a query per application: the sync pass steps hundreds at a time).
         change.application = application
         session.add(change)
-
-
-@dataclass(frozen=True)
-class ApplicationView:
-    """What staff screens and commands see of an application (no personal data)."""
-
-    id: str
-    reference: str
-    item_code: str
-    item_name_zh: str
-    item_name_en: str
-    state: State
-    reason: str | None
-    material_count: int
 
 
 class Applications:
@@ -263,6 +237,34 @@ class Applications:
 
     def form(self, application_id: str) -> dict[str, Any] | None:
         return self._unseal("form_sealed", application_id)
+
+    def for_resident(self, *, ssn: str | None, card_number: str | None) -> list[ApplicationView]:
+        """The applications (newest first) whose resident has this ID number or card
+        number: what "my applications" shows. Drafts are left out. Each resident is
+        unsealed to compare (no index on personal data is kept); a station holds a few
+        thousand applications at most before its retention period clears them."""
+        if not ssn and not card_number:
+            return []
+        vault = self._store.vault
+        found = []
+        with self._store.read() as session:
+            rows = session.execute(
+                select(Application)
+                .where(Application.resident_sealed.is_not(None))
+                .where(Application.state.not_in([s.value for s in DISCARDABLE]))
+                .order_by(Application.created_at.desc(), Application.reference.desc())
+            ).scalars()
+            for row in rows:
+                resident = vault.open_json(
+                    row.resident_sealed, _context("applications", "resident_sealed", row.id)
+                )
+                if not isinstance(resident, dict):
+                    continue
+                if (ssn and resident.get("ssn") == ssn) or (
+                    card_number and resident.get("card_number") == card_number
+                ):
+                    found.append(_view(row))
+        return found
 
     def outbox(self) -> list[str]:
         """The ids of queued applications, oldest first."""

@@ -77,14 +77,7 @@ def _create_key_file(path: Path) -> None:
 def write_secret_file(path: Path, size: int) -> None:
     """Make `path` hold `size` fresh random bytes, readable by this user only, durably;
     if another process made the file meanwhile, theirs is kept (never overwritten)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(descriptor, secrets.token_bytes(size))
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    temporary = _private_temporary(path, secrets.token_bytes(size))
     try:
         os.link(temporary, path)  # link() refuses to replace a file another process made
     except FileExistsError:
@@ -92,6 +85,36 @@ def write_secret_file(path: Path, size: int) -> None:
     finally:
         temporary.unlink()
     fsync_dir(path.parent)
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Replace `path` with `content`, readable by this user only, atomically and durably:
+    a reader sees the old file or the new one, never a part of either."""
+    temporary = _private_temporary(path, content)
+    try:
+        temporary.replace(path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _private_temporary(path: Path, content: bytes) -> Path:
+    """`content` written and fsynced to a fresh mode-0600 file beside `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(descriptor, view) :]
+        os.fsync(descriptor)
+    except OSError:
+        os.close(descriptor)
+        temporary.unlink(missing_ok=True)
+        raise
+    os.close(descriptor)
+    return temporary
 
 
 def fsync_dir(folder: Path) -> None:

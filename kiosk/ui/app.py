@@ -1,6 +1,9 @@
 """Start the kiosk's interface: the Qt application, the shipped CJK font, Qt's messages
-routed into logging, and the window — full-screen on a station, in a window for
-development — with the catalog loading off the main thread. `kiosk run` calls `run`.
+routed into logging, the kit (devices and services, through the bridge), the scanner
+gun's key filter, and the window — full-screen, frameless and locked down on a station
+(no way out by keyboard; the window refuses to close but when the program quits), in a
+window for development — with the catalog loading off the main thread. `kiosk run` calls
+`run`.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from PySide6.QtWidgets import QApplication
 from kiosk.config import Settings
 from kiosk.core.catalog import Catalog
 from kiosk.ui import theme
+from kiosk.ui.bridge import Bridge
 from kiosk.ui.fonts import load_font
+from kiosk.ui.kit import Kit
+from kiosk.ui.lockdown import Lockdown, guard_close
 from kiosk.ui.qtlog import qt_messages_to_logging
+from kiosk.ui.scanner import ScannerKeyFilter
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.theme import TextRole
 from kiosk.ui.window import MainWindow
@@ -34,13 +41,16 @@ def run(
     settings: Settings,
     load_catalog: Callable[[], Catalog],
     *,
+    start_kit: Callable[[Bridge], Kit] | None = None,
     windowed: bool = False,
     screenshot: Path | None = None,
     quit_after: float | None = None,
 ) -> int:
     """Show the kiosk window until the application quits; return the exit code.
 
-    `load_catalog` runs on a worker thread. `windowed` overrides the full-screen setting
+    `load_catalog` runs on a worker thread. `start_kit` starts the devices and services
+    the window works with, reporting to the bridge it is given (none: a window that only
+    shows the catalog). `windowed` overrides the full-screen setting
     with a 1366×768 window. `screenshot` saves a PNG of the window once the catalog has
     loaded (or failed) and the window has been drawn. `quit_after` quits by itself after
     that many seconds. An existing QApplication (a test's, say) is used, not replaced.
@@ -52,9 +62,23 @@ def run(
         font.setPointSizeF(theme.text_pt(TextRole.BODY, settings.ui.large_text))
         app.setFont(font)
         tasks = TaskManager()
-        window = MainWindow(settings, tasks)
+        bridge = Bridge(tasks)
+        kit = start_kit(bridge) if start_kit is not None else Kit()
+        window = MainWindow(settings, tasks, kit, bridge)
+        scanner = ScannerKeyFilter(parent=window)
+        window.scanner_gun = scanner.gun
+        scanner.voucher_scanned.connect(window.voucher_scanned)
+        scanner.scan_failed.connect(window.scan_failed)
+        scanner.install(app)
+        quitting = False
+        lockdown: Lockdown | None = None
         if settings.ui.fullscreen and not windowed:
             window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+            # No way out by keyboard (Alt+F4, Esc, Ctrl+Q…) and no closing the window,
+            # but the application's own quitting (staff, the session ending).
+            lockdown = Lockdown()
+            lockdown.install(app)
+            guard_close(window, lambda: quitting)
             window.showFullScreen()
         else:
             window.resize(*WINDOWED_SIZE)
@@ -66,12 +90,23 @@ def run(
                 ),
                 Qt.ConnectionType.SingleShotConnection,
             )
+        def quit_now() -> None:
+            nonlocal quitting
+            quitting = True
+            app.quit()
+
+        window.quit_requested.connect(quit_now)
         if quit_after is not None:
-            QTimer.singleShot(round(quit_after * 1000), app, app.quit)
-        window.load_catalog(load_catalog)
+            QTimer.singleShot(round(quit_after * 1000), app, quit_now)
+        # After the first paint: the catalog's parsing would slow the drawing down.
+        QTimer.singleShot(0, window, lambda: window.load_catalog(load_catalog))
         try:
             return app.exec()
         finally:
+            if lockdown is not None:
+                lockdown.uninstall(app)
+            scanner.uninstall(app)
+            kit.stop()
             tasks.shutdown()
             window.close()
             window.deleteLater()

@@ -4,7 +4,8 @@ The main thread only draws and handles input (DESIGN.md, "Threads"). Anything th
 block — reading the disk or the database, say — goes to `TaskManager.run_in_background`:
 the callable runs on a worker of a small thread pool, and its result or exception is
 handed to a callback on the main thread through a queued Qt signal. The callable must not
-touch any widget; the callbacks may.
+touch any widget; the callbacks may. A callback that finds its widget deleted (the window
+closed while the task ran) is dropped.
 """
 
 from __future__ import annotations
@@ -66,8 +67,16 @@ class TaskManager(QObject):
         self._executor.shutdown(wait=wait, cancel_futures=True)
 
     def _run_closure(self, closure: Callable[[], None]) -> None:
-        if not self._stopped:
+        if self._stopped:
+            return
+        try:
             closure()
+        except RuntimeError as error:
+            # A result that comes back for a widget Qt has already deleted (its window
+            # closed while the task ran) has nobody to show it to: dropped.
+            if "already deleted" not in str(error):
+                raise
+            logger.debug("a background result came back for a deleted widget: dropped")
 
 
 def _settle(

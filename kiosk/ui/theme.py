@@ -166,6 +166,11 @@ QLabel[notice="true"] {{
 QWidget#topBar {{
     background: {ACCENT};
 }}
+QWidget#idlePanel {{
+    background: {SURFACE};
+    border: {PRESSED_BORDER_PX}px solid {ACCENT};
+    border-radius: {RADIUS_PX}px;
+}}
 QWidget#topBar QLabel {{
     color: {ON_ACCENT};
 }}

@@ -19,6 +19,7 @@ from kiosk.ui.fonts import load_font
 from kiosk.ui.strings import Language
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.window import MainWindow
+from tests.ui.kit import make_kiosk  # noqa: F401 (a fixture for the flow tests)
 
 SCREENSHOT_DIR = Path(tempfile.gettempdir()) / "doorstep-test-screenshots"
 SAMPLE_CATALOG = sample_catalog_path()

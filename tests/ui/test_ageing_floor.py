@@ -1,8 +1,9 @@
 """Every screen against the national ageing-friendly floor (适老化), measured on the live
 widgets: at 1920×1080 and 1366×768, in Chinese and English, with normal and large text.
 
-For every state a resident can reach, each visible widget is checked: touch targets
-(buttons, the start screen, the search field, scroll bars) at least 60×60 px; text at
+For every state a resident can reach (the catalog with its on-screen keyboard open and
+closed among them), each visible widget is checked: touch targets (buttons, keys, the
+start screen, the search field, scroll bars) at least 60×60 px; text at
 least 18 pt, headings at least 30 pt; no text cut off (one-line text fits its width,
 wrapped text fits its height at its width); every character drawn has a glyph in the
 shipped font; nothing wider than its scroll area; and the window keeps the size it was
@@ -104,8 +105,11 @@ def floor_problems(window: MainWindow, size: tuple[int, int]) -> list[str]:
     problems = []
     if window.size() != QSize(*size):
         problems.append(f"window is {window.size()}, not {size}")
-    if window.centralWidget().minimumSizeHint().height() > window.centralWidget().height():
+    screen = window.stack.currentWidget()
+    if screen.minimumSizeHint().height() > window.stack.height():
         problems.append("the content needs more height than the window has")
+    if screen.minimumSizeHint().width() > window.stack.width():
+        problems.append("the content needs more width than the window has")
     for widget in window.findChildren(QWidget):
         if not widget.isVisible():
             continue
@@ -164,6 +168,15 @@ def every_state(qtbot: QtBot, window: MainWindow, catalog: Catalog) -> Iterator[
     yield "search results"
     screen.search.setText("no such service at all")
     yield "search without results"
+    screen.reset()
+    screen.set_keyboard_open(True)
+    yield "category tiles beside the keyboard"
+    screen.show_category(catalog.categories()[0])
+    yield "items of a category beside the keyboard"
+    screen.search.setText("jyjl")
+    yield "search results beside the keyboard"
+    screen.search.setText("no such service at all")
+    yield "search without results beside the keyboard"
     screen.reset()
     screen.set_loading()
     yield "catalog loading"

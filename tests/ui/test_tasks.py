@@ -63,3 +63,27 @@ def test_nothing_is_delivered_after_shutdown(qtbot: QtBot) -> None:
     manager.shutdown()
     qtbot.wait(50)
     assert delivered == []
+
+
+def test_a_result_for_a_deleted_widget_is_dropped(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QLabel
+    from shiboken6 import delete
+
+    manager = TaskManager()
+    label = QLabel()
+    gate = threading.Event()
+    done = threading.Event()
+
+    def work() -> str:
+        gate.wait(5)
+        return "late"
+
+    def show(result: str) -> None:
+        done.set()
+        label.setText(result)  # the label is gone by now
+
+    manager.run_in_background(work, show, lambda error: None)
+    delete(label)
+    gate.set()
+    qtbot.waitUntil(done.is_set, timeout=5000)
+    manager.shutdown()

@@ -1,10 +1,20 @@
 """The catalog screen: find a service item by category tile or by searching (Chinese,
 English, item code or pinyin initials such as "jyjl"), then pick it from a list of
-large rows. While the catalog loads it says so; if loading fails it says so calmly."""
+large rows. While the catalog loads it says so; if loading fails it says so calmly.
+
+Searching has its own on-screen keyboard. It opens when the resident touches the search
+field (as on a phone) or the "键盘" button beside it, and closes with the same button
+("收起键盘") or when the resident goes home; it starts closed. Most residents find their
+service by category, and a wall of forty keys over the tiles would crowd them out; the
+field and the button that open it are the first things under the heading. While it is
+open it stands to the right of the tiles or results, which narrow to one column, so the
+results show as each key is tapped: beneath the search row there is no room for both at
+1366×768. The hardware keyboard types into the field either way.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -17,6 +27,7 @@ from PySide6.QtWidgets import (
 from kiosk.core.catalog import Catalog, Category, ServiceItem
 from kiosk.errors import DoorstepError
 from kiosk.ui import theme
+from kiosk.ui.keyboard import OnScreenKeyboard
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import TextButton, WrappedLabel, button, touch_scroll_area
@@ -36,7 +47,8 @@ def row_detail(item: ServiceItem, lang: Language) -> str:
 
 
 class CatalogScreen(QWidget):
-    """Category tiles, a search field and the list of matching items."""
+    """Category tiles, a search field with its on-screen keyboard, and the list of
+    matching items."""
 
     item_chosen = Signal(object)
     back_requested = Signal()
@@ -51,6 +63,8 @@ class CatalogScreen(QWidget):
         self._tiles: list[tuple[Category, TextButton]] = []
         self._rows: list[TextButton] = []
         self._shown: list[ServiceItem] = []
+        self._keyboard_open = False
+        self._tile_columns = 0
 
         self.back_button = button()
         self.back_button.clicked.connect(self.go_back)
@@ -59,6 +73,11 @@ class CatalogScreen(QWidget):
         self.search.textChanged.connect(self._refresh)
         self.clear_button = button()
         self.clear_button.clicked.connect(self.search.clear)
+        self.search.installEventFilter(self)
+        self.keyboard = OnScreenKeyboard()
+        self.keyboard.set_target(self.search)
+        self.keyboard_button = button()
+        self.keyboard_button.clicked.connect(self.toggle_keyboard)
 
         self.status = WrappedLabel(notice=True)
         self.retry_button = button()
@@ -107,13 +126,18 @@ class CatalogScreen(QWidget):
         search_row.setSpacing(theme.SPACING_PX)
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.clear_button)
+        search_row.addWidget(self.keyboard_button)
+        body = QHBoxLayout()
+        body.setSpacing(theme.SPACING_PX)
+        body.addWidget(self._pages, 2)
+        body.addWidget(self.keyboard, 3)
         layout = QVBoxLayout(self)
         margin = theme.PAGE_MARGIN_PX
         layout.setContentsMargins(margin, margin, margin, margin)
         layout.setSpacing(theme.SPACING_PX)
         layout.addLayout(header)
         layout.addLayout(search_row)
-        layout.addWidget(self._pages, 1)
+        layout.addLayout(body, 1)
         self._refresh()
 
     def set_loading(self) -> None:
@@ -130,10 +154,34 @@ class CatalogScreen(QWidget):
         self._refresh()
 
     def reset(self) -> None:
-        """Back to the category tiles with an empty search field."""
+        """Back to the category tiles with an empty search field and no keyboard."""
         self._category = None
+        self._keyboard_open = False
         self.search.clear()
         self._refresh()
+
+    @property
+    def keyboard_open(self) -> bool:
+        """Whether the resident has opened the on-screen keyboard (it shows only once the
+        catalog has loaded)."""
+        return self._keyboard_open
+
+    def set_keyboard_open(self, is_open: bool) -> None:
+        if is_open != self._keyboard_open:
+            self._keyboard_open = is_open
+            self._refresh()
+
+    def toggle_keyboard(self) -> None:
+        self.set_keyboard_open(not self._keyboard_open)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if (
+            watched is self.search
+            and event.type() == QEvent.Type.MouseButtonPress
+            and self.search.isEnabled()
+        ):
+            self.set_keyboard_open(True)
+        return super().eventFilter(watched, event)
 
     def go_back(self) -> None:
         """One step back: from search results or a category to the tiles, from the tiles
@@ -165,12 +213,22 @@ class CatalogScreen(QWidget):
         self.heading.set_plain_text(text("catalog_heading", lang))
         self.search.setPlaceholderText(text("search_placeholder", lang))
         self.clear_button.setText(text("clear", lang))
+        self.keyboard.retranslate(lang)
+        self._label_keyboard_button()
         self.retry_button.setText(text("try_again", lang))
         self.no_results.set_plain_text(text("no_results", lang))
         if self._catalog is not None:
             for category, tile in self._tiles:
                 self._label_tile(self._catalog, category, tile)
         self._refresh()
+
+    def _label_keyboard_button(self) -> None:
+        # As wide as its longer label, so the search field keeps its width when it changes.
+        widths = []
+        for key in ("kb_hide", "kb_show"):
+            self.keyboard_button.setText(text(key, self._lang))
+            widths.append(self.keyboard_button.sizeHint().width())
+        self.keyboard_button.setMinimumWidth(max(widths))
 
     def _label_tile(self, catalog: Catalog, category: Category, tile: TextButton) -> None:
         count = len(catalog.in_category(category))
@@ -181,23 +239,37 @@ class CatalogScreen(QWidget):
             self._tile_grid.removeWidget(tile)
             tile.deleteLater()
         self._tiles = []
-        for index, category in enumerate(catalog.categories()):
+        for category in catalog.categories():
             tile = TextButton(ButtonKind.TILE)
             tile.setMinimumHeight(theme.TILE_MIN_HEIGHT_PX)
             self._label_tile(catalog, category, tile)
             tile.clicked.connect(lambda _=False, chosen=category: self.show_category(chosen))
-            row, column = divmod(index, theme.TILE_COLUMNS)
-            self._tile_grid.addWidget(tile, row, column)
             self._tiles.append((category, tile))
-        self._tile_grid.setRowStretch(self._tile_grid.rowCount(), 1)
+        self._tile_columns = 0
+        self._place_tiles()
+
+    def _place_tiles(self) -> None:
+        columns = 1 if self._keyboard_open else theme.TILE_COLUMNS
+        if columns == self._tile_columns:
+            return
+        self._tile_columns = columns
+        grid = self._tile_grid
+        for row in range(grid.rowCount()):
+            grid.setRowStretch(row, 0)
+        for index, (_, tile) in enumerate(self._tiles):
+            grid.removeWidget(tile)
+            row, column = divmod(index, columns)
+            grid.addWidget(tile, row, column)
+        grid.setRowStretch((len(self._tiles) + columns - 1) // columns, 1)
         for column in range(theme.TILE_COLUMNS):
-            self._tile_grid.setColumnStretch(column, 1)
+            grid.setColumnStretch(column, 1 if column < columns else 0)
 
     def _refresh(self) -> None:
         lang = self._lang
         catalog = self._catalog
         self.search.setEnabled(catalog is not None)
         self.clear_button.setEnabled(bool(self.search.text()))
+        self._show_keyboard(catalog is not None)
         if catalog is None:
             if self._failure is None:
                 self.status.set_plain_text(text("loading", lang))
@@ -223,6 +295,13 @@ class CatalogScreen(QWidget):
         self._show_items(items)
         self.no_results.setVisible(not items)
         self._pages.setCurrentWidget(self._list_page)
+
+    def _show_keyboard(self, ready: bool) -> None:
+        self.keyboard_button.setEnabled(ready)
+        key = "kb_hide" if self._keyboard_open else "kb_show"
+        self.keyboard_button.setText(text(key, self._lang))
+        self.keyboard.setVisible(ready and self._keyboard_open)
+        self._place_tiles()
 
     def _show_items(self, items: list[ServiceItem]) -> None:
         while len(self._rows) < len(items):

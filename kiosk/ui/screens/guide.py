@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from kiosk.core.catalog import Material, ServiceItem
 from kiosk.ui import theme
 from kiosk.ui.strings import Language, text
-from kiosk.ui.theme import TextRole
+from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import WrappedLabel, button, label, touch_scroll_area
 
 SECTIONS = (
@@ -66,6 +66,7 @@ class GuideScreen(QWidget):
     """The guide of one service item."""
 
     back_requested = Signal()
+    apply_requested = Signal(object)  # the ServiceItem
 
     def __init__(self, station_phone: str) -> None:
         super().__init__()
@@ -75,6 +76,9 @@ class GuideScreen(QWidget):
 
         self.back_button = button()
         self.back_button.clicked.connect(self.back_requested)
+        self.apply_button = button(ButtonKind.PRIMARY)
+        self.apply_button.clicked.connect(self._apply)
+        self.apply_button.hide()
         self.heading = WrappedLabel(TextRole.HEADING)
         self.summary = WrappedLabel(muted=True)
         self.section_titles: dict[str, QLabel] = {}
@@ -119,6 +123,16 @@ class GuideScreen(QWidget):
         layout.setSpacing(theme.SPACING_PX)
         layout.addLayout(header)
         layout.addWidget(self.scroll_area, 1)
+        layout.addWidget(self.apply_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(theme.SPACING_PX)
+
+    def set_can_apply(self, can_apply: bool) -> None:
+        """Show "Apply here" (the window has a store to queue applications in)."""
+        self.apply_button.setVisible(can_apply)
+
+    def _apply(self) -> None:
+        if self._item is not None:
+            self.apply_requested.emit(self._item)
 
     def show_item(self, item: ServiceItem) -> None:
         self._item = item
@@ -128,6 +142,7 @@ class GuideScreen(QWidget):
     def retranslate(self, lang: Language) -> None:
         self._lang = lang
         self.back_button.setText(text("back", lang))
+        self.apply_button.setText(text("apply_here", lang))
         for key, title in self.section_titles.items():
             title.setText(text(key, lang))
         self._fill()

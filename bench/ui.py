@@ -1,0 +1,391 @@
+"""Interface speed: how soon the kiosk shows its start screen, and how soon a tap shows the
+next screen. Offscreen Qt, so the figures are Qt's own work and not a display's.
+
+`ui_cold_start_ms`: from the moment the benchmark starts a new Python process to the end
+of the first paint of the start screen, in that process: the interpreter, the imports,
+the font, the window built and shown (`kiosk.ui.app.run`, windowed 1366 × 768, with a
+temporary data folder and the sample catalog loading on its worker thread) and painted.
+The floor is the same process showing a bare QWidget with one QLabel until it is painted.
+Each is the median of RUNS starts, the two taking turns.
+
+`ui_tap_to_screen_ms`: in one process, a mouse click (QTest) on the start screen's start
+button of a 1920 × 1080 kiosk window until the catalog screen's first paint has ended.
+The floor is a click on a bare QPushButton that switches a QStackedWidget from one label
+to another, in a window of the same size. Median of TAPS each.
+
+`ui_soak_rss_mb`: resident memory after 1,000 whole visits tapped through the window
+(`DOORSTEP_BENCH_VISITS` to change the number), against the same process's memory after
+the first 50 (see `soak`).
+
+Targets: the start screen within 2× the floor; the next screen in under 100 ms; memory at
+the end within 30 MB of the start. About 3 minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import report
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 9
+TAPS = 50
+WARMUP_TAPS = 3
+CHILD_TIMEOUT_S = 120
+SAMPLE_CATALOG = ROOT / "assets" / "catalog" / "sample-catalog.toml"
+WINDOW_PX = (1920, 1080)
+PAINTED = "painted at "
+VISITS = int(os.environ.get("DOORSTEP_BENCH_VISITS", "1000"))
+WARMUP_VISITS = 50
+
+
+def main() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if len(sys.argv) == 4 and sys.argv[1] in CHILDREN:
+        CHILDREN[sys.argv[1]](float(sys.argv[2]), Path(sys.argv[3]))
+        return
+    cold_start()
+    tap_to_screen()
+    soak(VISITS)
+
+
+# -- cold start -----------------------------------------------------------------------------
+
+
+def cold_start() -> None:
+    ours: list[float] = []
+    floor: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="doorstep-bench-ui-") as folder:
+        data_dir = Path(folder)
+        start_child("floor", data_dir)  # warm the disk cache for both
+        start_child("kiosk", data_dir)
+        for _ in range(RUNS):
+            floor.append(start_child("floor", data_dir))
+            ours.append(start_child("kiosk", data_dir))
+    report(
+        "ui_cold_start_ms",
+        statistics.median(ours) * 1000,
+        statistics.median(floor) * 1000,
+        "ms",
+        "ratio ≤ 2",
+    )
+
+
+def start_child(kind: str, data_dir: Path) -> float:
+    """Seconds from starting a process of `kind` to the end of its first paint."""
+    environment = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "KIOSK_DATA_DIR": str(data_dir),
+    }
+    started = time.time()
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), kind, repr(started), str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        env=environment,
+        cwd=ROOT,
+    )
+    painted = [line for line in child.stdout.splitlines() if line.startswith(PAINTED)]
+    if child.returncode != 0 or not painted:
+        raise RuntimeError(
+            f"the {kind} start failed (status {child.returncode}):\n{child.stderr[-3000:]}"
+        )
+    return float(painted[0].removeprefix(PAINTED)) - started
+
+
+def child_kiosk(started: float, data_dir: Path) -> None:
+    """The kiosk as `kiosk run --windowed` shows it, until the start screen is painted."""
+    from kiosk.config import load_settings
+    from kiosk.core.catalog import parse_catalog
+    from kiosk.ui.app import application, run
+    from kiosk.ui.screens.start import StartScreen
+
+    def load() -> object:
+        path = SAMPLE_CATALOG  # the store (and SQLAlchemy) is not what this measures
+        return parse_catalog(path.read_text(encoding="utf-8"), str(path))
+
+    app = application()
+    watcher = _first_paint(StartScreen)
+    app.installEventFilter(watcher)
+    run(load_settings(data_dir), load, windowed=True)  # type: ignore[arg-type]
+
+
+def child_floor(started: float, data_dir: Path) -> None:
+    """A bare window with one label, until it is painted."""
+    from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
+
+    app = QApplication(sys.argv[:1])
+    window = QWidget()
+    QVBoxLayout(window).addWidget(QLabel("欢迎使用 Welcome"))
+    window.resize(1366, 768)
+    watcher = _first_paint(QLabel)
+    app.installEventFilter(watcher)
+    window.show()
+    app.exec()
+
+
+CHILDREN: dict[str, Callable[[float, Path], None]] = {"kiosk": child_kiosk, "floor": child_floor}
+
+
+def _first_paint(kind: type) -> object:
+    """An application event filter that, once a widget of `kind` has been painted,
+    prints the time and ends the event loop."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen = False
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if not self.seen and event.type() == QEvent.Type.Paint and isinstance(watched, kind):
+                self.seen = True
+                # Runs once the whole window's paint (of which this is a part) has ended.
+                QTimer.singleShot(0, self.done)
+            return False
+
+        def done(self) -> None:
+            print(f"{PAINTED}{time.time()!r}", flush=True)
+            QCoreApplication.exit(0)
+
+    return FirstPaint()
+
+
+# -- tap to the next screen -------------------------------------------------------------------
+
+
+def tap_to_screen() -> None:
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QTimer
+    from PySide6.QtGui import QFont
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+
+    from kiosk.config import Settings, UiSettings
+    from kiosk.core.catalog import parse_catalog
+    from kiosk.ui import theme
+    from kiosk.ui.app import application
+    from kiosk.ui.fonts import load_font
+    from kiosk.ui.tasks import TaskManager
+    from kiosk.ui.theme import TextRole
+    from kiosk.ui.window import MainWindow
+
+    app = application()
+    load_font()
+    font = QFont(theme.FONT_FAMILY)
+    font.setPointSizeF(theme.text_pt(TextRole.BODY, False))
+    app.setFont(font)
+
+    class Painted(QObject):
+        """Counts the paint events a widget receives."""
+
+        def __init__(self, widget: QWidget) -> None:
+            super().__init__(widget)
+            self.widget = widget
+            self.count = 0
+            widget.installEventFilter(self)
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    def settle(painted: Painted) -> None:
+        """Repaint `painted`'s widget and process events until that has happened."""
+        before = painted.count
+        painted.widget.update()
+        while painted.count == before:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+    def time_tap(target: QWidget, painted: Painted) -> float:
+        before = painted.count
+        started = time.perf_counter()
+        QTest.mouseClick(target, Qt.MouseButton.LeftButton)
+        while painted.count == before:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        # The paint that counted ran inside that processEvents call, to the end.
+        return time.perf_counter() - started
+
+    def median_tap(
+        target: QWidget, painted: Painted, back: Callable[[], None], back_painted: Painted
+    ) -> float:
+        samples = []
+        for number in range(WARMUP_TAPS + TAPS):
+            back()
+            settle(back_painted)
+            elapsed = time_tap(target, painted)
+            if number >= WARMUP_TAPS:
+                samples.append(elapsed)
+        return statistics.median(samples)
+
+    # The floor: a button that switches a stack between two labels.
+    plain = QWidget()
+    layout = QVBoxLayout(plain)
+    # The offscreen platform warns when a layout sets a window's minimum size.
+    layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
+    button = QPushButton("开始 Start")
+    stack = QStackedWidget()
+    first, second = QLabel("欢迎 Welcome"), QLabel("目录 Catalog")
+    stack.addWidget(first)
+    stack.addWidget(second)
+    layout.addWidget(button)
+    layout.addWidget(stack, 1)
+    button.clicked.connect(lambda: stack.setCurrentWidget(second))
+    plain.resize(*WINDOW_PX)
+    plain.show()
+    floor = median_tap(
+        button,
+        Painted(second),
+        lambda: stack.setCurrentWidget(first),
+        Painted(first),
+    )
+    plain.close()
+
+    # Ours: the kiosk window, its catalog loaded.
+    path = SAMPLE_CATALOG
+    catalog = parse_catalog(path.read_text(encoding="utf-8"), str(path))
+    tasks = TaskManager()
+    window = MainWindow(Settings(ui=UiSettings(fullscreen=False)), tasks)
+    window.resize(*WINDOW_PX)
+    window.show()
+    loop = QEventLoop()
+    window.catalog_settled.connect(loop.quit)
+    QTimer.singleShot(0, lambda: window.load_catalog(lambda: catalog))
+    loop.exec()
+    ours = median_tap(
+        window.start_screen.start_button,
+        Painted(window.catalog_screen),
+        window.show_start,
+        Painted(window.start_screen),
+    )
+    tasks.shutdown()
+    window.deleteLater()
+    report("ui_tap_to_screen_ms", ours * 1000, floor * 1000, "ms", "< 100 ms")
+
+
+# -- soak: a thousand visits --------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    """This process's resident memory, in MB (from /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def soak(visits: int) -> None:
+    """Resident memory after `visits` whole visits, tapped through the window on the
+    simulated card reader with the real store and the folder printer (two 20 KB pages
+    added to each visit, a receipt printed for each). The floor is the same process's
+    memory at the start, after WARMUP_VISITS visits have filled its caches: the figure is
+    what a day of visits adds to it."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop, Qt
+    from PySide6.QtTest import QTest
+
+    from kiosk.config import DeviceSettings, Paths, Settings, UiSettings
+    from kiosk.core.applications import Applications
+    from kiosk.core.catalog import parse_catalog
+    from kiosk.core.samples import sample_document_images
+    from kiosk.devices.card.simulator import SimulatedCardReader
+    from kiosk.devices.printer.backends import backends_from_settings
+    from kiosk.devices.printer.jobs import PrintQueue
+    from kiosk.devices.printer.service import PrinterService
+    from kiosk.store.db import Store
+    from kiosk.ui.app import application
+    from kiosk.ui.bridge import Bridge
+    from kiosk.ui.kit import Kit
+    from kiosk.ui.tasks import TaskManager
+    from kiosk.ui.window import MainWindow
+
+    app = application()
+
+    def until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            if time.monotonic() > deadline:
+                raise RuntimeError("a visit got stuck")
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+    def tap(widget: object) -> None:
+        QTest.mouseClick(widget, Qt.MouseButton.LeftButton)  # type: ignore[arg-type]
+
+    catalog = parse_catalog(SAMPLE_CATALOG.read_text(encoding="utf-8"), str(SAMPLE_CATALOG))
+    item = next(iter(catalog))  # no cameras in this kit: the visit skips the capture
+    pages = sample_document_images("BENCH", 0)
+    with tempfile.TemporaryDirectory(prefix="doorstep-bench-soak-") as folder:
+        paths = Paths(Path(folder))
+        settings = Settings(
+            ui=UiSettings(fullscreen=False, speech=False),
+            devices=DeviceSettings(printer="simulator", card_reader="simulator"),
+        )
+        store = Store.open(paths)
+        printer = PrinterService(
+            PrintQueue(store), backends_from_settings(settings, paths), spool=paths.spool
+        )
+        printer.start()
+        tasks = TaskManager()
+        bridge = Bridge(tasks)
+        card = SimulatedCardReader(bridge.on_card_event, read_delay_s=0)
+        card.start()
+        kit = Kit(store=store, applications=Applications(store, "BENCH"), card=card,
+                  printer=printer, paths=paths)
+        window = MainWindow(settings, tasks, kit, bridge)
+        window.resize(*WINDOW_PX)
+        window.show()
+        loop = QEventLoop()
+        window.catalog_settled.connect(loop.quit)
+        window.load_catalog(lambda: catalog)
+        loop.exec()
+
+        def visit() -> None:
+            tap(window.start_screen.start_button)
+            window.catalog_screen.search.setText(item.code)
+            tap(window.catalog_screen.rows()[0])
+            tap(window.guide_screen.apply_button)
+            card.insert()
+            until(window.identify_screen.continue_button.isVisible)
+            for label_text, content in pages:
+                window.visit.add(content, media_type="image/png", kind="page", label=label_text)
+            tap(window.identify_screen.continue_button)
+            tap(window.review_screen.submit_button)
+            until(lambda: window.stack.currentWidget() is window.done_screen)
+            tap(window.done_screen.rating_buttons[5])
+            tap(window.done_screen.finish_button)
+            card.remove()
+
+        for _ in range(WARMUP_VISITS):
+            visit()
+        until(lambda: printer.health().open_jobs == 0)
+        gc.collect()
+        start = rss_mb()
+        started = time.perf_counter()
+        for _ in range(visits):
+            visit()
+        until(lambda: printer.health().open_jobs == 0)
+        gc.collect()
+        end = rss_mb()
+        print(f"  ui: {visits} visits in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        card.stop()
+        printer.stop()
+        tasks.shutdown()
+        window.close()
+        store.close()
+    del app
+    report("ui_soak_rss_mb", end, start, "MB", f"≤ floor + 30 MB after {visits} visits")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The five-piece kit and the services the kiosk window works with, started for it.
+
+`Kit` is what `MainWindow` is given: the local store (and its `Applications`), the card
+reader (PC/SC or the simulator), the two cameras' services (frames in latest-frame
+slots), the scanner gun's key filter, the printer and sync services, and the speaker.
+Any of them may be missing (a window for tests, a station without a printer): the window
+then leaves out what needs it and says so where a resident would look for it.
+
+`start_kit` builds each device from the settings (`[devices]`: real or simulator), wires
+its callbacks to the `Bridge`, starts it, and returns the kit; `Kit.stop()` stops all in
+reverse order. Nothing here runs on the main thread after start-up but the key filter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kiosk.config import DeviceBackend, Paths, Settings
+from kiosk.ui.bridge import Bridge
+
+if TYPE_CHECKING:
+    from kiosk.core.applications import Applications
+    from kiosk.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+class CardReader(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+class Speaker(Protocol):
+    muted: bool
+
+    def say(self, text: str, lang: str) -> None: ...
+
+
+@dataclass
+class Kit:
+    store: Store | None = None
+    applications: Applications | None = None
+    card: Any = None  # CardReaderService or SimulatedCardReader
+    camera: Any = None  # CameraService (the resident-facing camera)
+    document_camera: Any = None  # CameraService (the document camera, 高拍仪)
+    printer: Any = None  # PrinterService
+    sync: Any = None  # SyncService
+    speaker: Speaker | None = None
+    demo: bool = False  # simulated devices: show the demo controls
+    paths: Paths | None = None
+    _stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            try:
+                stop()
+            except Exception:
+                log.exception("a kit service did not stop cleanly")
+        self._stoppers.clear()
+
+
+def start_kit(
+    settings: Settings,
+    paths: Paths,
+    store: Store,
+    bridge: Bridge,
+    *,
+    printer: Any = None,
+    sync: Any = None,
+) -> Kit:
+    """Start the card reader, the cameras and the speaker for the window; the printer
+    and sync services are started by the caller (they also run without a window)."""
+    from kiosk.core.applications import Applications
+    from kiosk.devices.camera.service import CameraService
+    from kiosk.devices.camera.sources import open_source
+
+    devices = settings.devices
+    kit = Kit(
+        store=store,
+        applications=Applications(store, settings.station.code),
+        printer=printer,
+        sync=sync,
+        paths=paths,
+        demo=DeviceBackend(devices.card_reader) is DeviceBackend.SIMULATOR,
+    )
+    if DeviceBackend(devices.card_reader) is DeviceBackend.SIMULATOR:
+        from kiosk.devices.card.simulator import SimulatedCardReader
+
+        kit.card = SimulatedCardReader(bridge.on_card_event)
+    else:
+        from kiosk.devices.card.service import CardReaderService
+
+        kit.card = CardReaderService(bridge.on_card_event)
+    kit.card.start()
+    kit._stoppers.append(kit.card.stop)
+
+    for name, camera_settings, backend in (
+        ("camera", settings.camera, devices.camera),
+        ("document_camera", settings.document_camera, devices.document_camera),
+    ):
+        service = CameraService(
+            name, lambda s=camera_settings, b=backend: open_source(s, b)
+        )
+        service.start()
+        kit._stoppers.append(service.stop)
+        setattr(kit, name, service)
+
+    kit.speaker = make_speaker(settings)
+    return kit
+
+
+def make_speaker(settings: Settings) -> Speaker | None:
+    try:
+        from kiosk.core.speech import Speaker as EspeakSpeaker
+    except ImportError:
+        return None
+    speaker = EspeakSpeaker()
+    speaker.muted = not settings.ui.speech
+    return speaker

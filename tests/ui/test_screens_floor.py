@@ -1,0 +1,114 @@
+"""Every screen of a visit against the ageing-friendly floor, on the simulated kit, at
+1920×1080 and 1366×768, in Chinese and English, with normal and large text; and a
+screenshot of each, saved to build/screenshots/screens/ (named in the README) to look at.
+
+The checks are those of test_ageing_floor.py (`settled`): touch targets, text sizes, no
+text cut off, glyphs in the shipped font, the content fits the window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from kiosk.core.applications import ApplicationView, State
+from kiosk.devices.card.errors import CardRemoved
+from kiosk.devices.card.simulator import sample_identity
+from kiosk.sync.service import SyncStatus
+from kiosk.ui.strings import LANGUAGES
+from kiosk.ui.window import MainWindow
+from tests.ui.kit import MakeKiosk
+from tests.ui.test_ageing_floor import SIZES, settled
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "screens"
+OFFLINE = SyncStatus(True, "http://district", False, 3, 0, 0, None, "refused", None)
+ONLINE = SyncStatus(True, "http://district", True, 0, 0, 0, None, None, None)
+
+
+def views() -> list[ApplicationView]:
+    long_reason = "材料不全：请补交户口簿复印件，并由本人到街道社区事务受理服务中心窗口核验原件"
+    return [
+        ApplicationView("a", "DEMO01-20261124-0001", "HJ-0001", "居住证卡片补领",
+                        "Replacing a lost residence permit card", State.QUEUED, None, 2),
+        ApplicationView("b", "DEMO01-20261120-0003", "YB-0002", "医保关系转移接续",
+                        "Transferring medical insurance to or from another city",
+                        State.REJECTED, long_reason, 1),
+        ApplicationView("c", "DEMO01-20261101-0002", "YL-0001", "老年照护需求评估申请",
+                        "Applying for a long-term care needs assessment",
+                        State.READY_FOR_PICKUP, None, 3),
+    ]
+
+
+def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
+    """Put the window in each state of a visit, naming it."""
+    catalog = window.catalog
+    assert catalog is not None
+    item = catalog.get("YB-0002")
+    window.bridge.sync_status.emit(OFFLINE)
+    window.show_start()
+    yield "start, offline"
+    window.show_catalog()
+    yield "catalog, offline"
+    window.bridge.sync_status.emit(ONLINE)
+    window.visit.item = item
+    window.identify_screen.clear()
+    window._show(window.identify_screen)
+    yield "identify"
+    window.identify_screen.show_reading()
+    yield "identify, reading the card"
+    error = CardRemoved("removed")
+    window.identify_screen.show_message(error.resident_zh, error.resident_en)
+    yield "identify, card taken out too early"
+    window.visit.resident = sample_identity()
+    window.identify_screen.show_identified(window.visit)
+    yield "identify, done"
+    window.visit.add(b"\x89PNG page", media_type="image/png", kind="page")
+    window.review_screen.show_visit(window.visit, offline=True)
+    window._show(window.review_screen)
+    yield "review, offline"
+    window.review_screen.set_failed()
+    yield "review, could not save"
+    from kiosk.documents.build import next_steps
+
+    steps = {lang: next_steps(item, window._settings.station, lang) for lang in ("zh", "en")}
+    window.done_screen.show_result("DEMO01-20261124-0001", True, steps)
+    window._show(window.done_screen)
+    yield "done"
+    window.done_screen._rate(5)
+    yield "done, rated"
+    window.done_screen.show_result("DEMO01-20261124-0001", False, steps)
+    yield "done, receipt not printed"
+    window.idle_overlay.show_countdown(20)
+    yield "idle warning"
+    window.idle_overlay.hide()
+    window.mine_screen.clear()
+    window._show(window.mine_screen)
+    yield "my applications, waiting for the card"
+    window.mine_screen.show_views(views())
+    yield "my applications"
+    window.mine_screen.show_views([])
+    yield "my applications, none"
+    window.wipe()
+    window.show_start()
+
+
+@pytest.mark.parametrize("large_text", [False, True], ids=["normal-text", "large-text"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_every_visit_screen_meets_the_floor(
+    qtbot: QtBot, make_kiosk: MakeKiosk, size: tuple[int, int], large_text: bool
+) -> None:
+    window = make_kiosk(size=size, large_text=large_text).window
+    window.idle.uninstall()
+    folder = SCREENSHOTS / f"{size[0]}x{size[1]}-{'large' if large_text else 'normal'}"
+    folder.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for lang in LANGUAGES:
+        window.set_language(lang)
+        for number, state in enumerate(visit_states(qtbot, window)):
+            problems += [f"{lang}, {state}: {problem}" for problem in settled(qtbot, window, size)]
+            name = f"{lang}-{number:02d}-{state.replace(',', '').replace(' ', '-')}.png"
+            assert window.grab().save(str(folder / name), "PNG")
+    print("\n".join(problems))
+    assert problems == []
