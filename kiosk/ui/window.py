@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
             self.catalog_screen,
             self.guide_screen,
             self.identify_screen,
-            *([self._capture] if self._capture is not None else []),
+            *(s for s in (self._capture, self._staff_pin, self._staff) if s is not None),
             self.review_screen,
             self.done_screen,
             self.mine_screen,

@@ -90,6 +90,7 @@ def make_kiosk(
         large_text: bool = False,
         size: tuple[int, int] = (1366, 768),
         camera_scenes: tuple[str, ...] = ("face",),
+        camera_hold_s: float = 600,
         page_scenes: tuple[str, ...] = ("page",),
         idle_warning_s: int = 60,
         idle_timeout_s: int = 20,
@@ -104,7 +105,7 @@ def make_kiosk(
                 idle_timeout_s=idle_timeout_s,
             ),
             devices=SIMULATED,
-            camera=CameraSettings(scenes=camera_scenes, hold_s=600),
+            camera=CameraSettings(scenes=camera_scenes, hold_s=camera_hold_s),
             document_camera=DocumentCameraSettings(scenes=page_scenes, hold_s=600, fps=10),
         )
         paths = Paths(data_dir)

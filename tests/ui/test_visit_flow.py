@@ -369,3 +369,56 @@ def test_staff_mode_by_the_hidden_gesture_and_the_pin(qtbot: QtBot, make_kiosk: 
     qtbot.waitUntil(lambda: window.stack.currentWidget() is staff, timeout=WAIT_MS)
     tap(qtbot, staff.exit_button)
     assert window.stack.currentWidget() is window.start_screen
+
+
+def test_a_visit_with_pages_under_the_document_camera_and_a_photo(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    """Pages taken by themselves when steady, checked by the resident; a photo checked
+    for a single face; all of it stored with the application and counted on the receipt."""
+    from kiosk.ui.screens.capture import Step
+
+    kiosk = make_kiosk(size=(1920, 1080), camera_scenes=("face",), camera_hold_s=1)
+    window = kiosk.window
+    kiosk.kit.card.insert()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.catalog_screen, timeout=WAIT_MS)
+    go_item = window.catalog.get("YB-0001")
+    window.show_guide(go_item)
+    tap(qtbot, window.guide_screen.apply_button)
+    capture = window.capture_screen
+    assert window.stack.currentWidget() is capture
+    qtbot.waitUntil(lambda: capture.step is Step.REVIEW, timeout=60_000)  # taken when steady
+    tap(qtbot, capture.use_button)
+    tap(qtbot, capture.next_button)  # the next material
+    qtbot.waitUntil(capture.take_now_button.isEnabled, timeout=WAIT_MS)
+    tap(qtbot, capture.take_now_button)
+    qtbot.waitUntil(lambda: capture.step is Step.REVIEW, timeout=60_000)
+    tap(qtbot, capture.use_button)
+    tap(qtbot, capture.next_button)  # done
+    assert window.stack.currentWidget() is window.review_screen
+    assert window.review_screen.lines[2].plain_text == "材料：已拍摄 2 页"
+    tap(qtbot, window.review_screen.submit_button)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.done_screen, timeout=WAIT_MS)
+    (view,) = kiosk.kit.applications.views()
+    assert view.material_count == 2
+    tap(qtbot, window.done_screen.finish_button)
+
+    # an item that needs a photo: the face scene passes the single-face check
+    kiosk.kit.card.insert()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.catalog_screen, timeout=WAIT_MS)
+    window.show_guide(window.catalog.get("YL-0001"))
+    tap(qtbot, window.guide_screen.apply_button)
+    assert window.stack.currentWidget() is capture
+    for _ in range(30):  # the simulated resident moves about: a new pose every second
+        qtbot.waitUntil(capture.take_photo_button.isEnabled, timeout=WAIT_MS)
+        tap(qtbot, capture.take_photo_button)
+        qtbot.waitUntil(lambda: capture.step in (Step.REVIEW, Step.LIVE), timeout=WAIT_MS)
+        if capture.step is Step.REVIEW:
+            break
+        qtbot.wait(1000)
+    tap(qtbot, capture.use_button)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.review_screen, timeout=WAIT_MS)
+    assert window.review_screen.lines[3].plain_text == "照片：已拍摄"
+    tap(qtbot, window.review_screen.submit_button)
+    qtbot.waitUntil(lambda: len(kiosk.kit.applications.views()) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(kiosk.pdfs()) == 2, timeout=WAIT_MS)
