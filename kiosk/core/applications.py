@@ -76,17 +76,7 @@ def apply_remote(
         raise IllegalTransition(f"a {current} application has not been sent to the district")
     if current is target and application.reason == reason:
         return False
-    application.state = target.value
-    application.reason = reason
-    change = StateChange(from_state=current.value, to_state=target.value, reason=reason)
-    session = object_session(application)
-    if session is None:
-        application.history.append(change)
-    else:
-        # Linked from the change's side, which does not load the history to add to it
-        # (a query per application: the sync pass steps hundreds at a time).
-        change.application = application
-        session.add(change)
+    _set_state(application, current, target, reason)
     return True
 
 
@@ -104,6 +94,13 @@ def step(application: Application, target: State, reason: str | None = None) -> 
     IllegalTransition if the state machine has no such step."""
     current = State(application.state)
     check_transition(current, target)
+    _set_state(application, current, target, reason)
+
+
+def _set_state(
+    application: Application, current: State, target: State, reason: str | None
+) -> None:
+    """Set the state and add the step to the history, inside the caller's transaction."""
     application.state = target.value
     application.reason = reason
     change = StateChange(from_state=current.value, to_state=target.value, reason=reason)

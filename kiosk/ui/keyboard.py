@@ -32,15 +32,13 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QLineEdit,
     QSizePolicy,
-    QStyle,
-    QStyleOption,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
-from kiosk.ui.widgets import label
+from kiosk.ui.widgets import label, paint_styled_button
 
 BACKSPACE = "backspace"
 CLEAR = "clear"
@@ -152,12 +150,7 @@ class KeyButton(QAbstractButton):
         self.caption.setText(caption)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        option = QStyleOption()
-        option.initFrom(self)
-        if self.isDown():
-            option.state |= QStyle.StateFlag.State_Sunken
-        painter = QPainter(self)
-        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
+        paint_styled_button(self)
 
 
 def keyboard_width(key_px: int) -> int:

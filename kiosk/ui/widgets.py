@@ -100,14 +100,18 @@ class TextButton(QAbstractButton):
         self._detail.setVisible(bool(detail))
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        # A plain QAbstractButton paints nothing; let the style sheet draw the box, with
-        # the pressed state ("sunken") shown the same way as on push buttons.
-        option = QStyleOption()
-        option.initFrom(self)
-        if self.isDown():
-            option.state |= QStyle.StateFlag.State_Sunken
-        painter = QPainter(self)
-        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
+        paint_styled_button(self)
+
+
+def paint_styled_button(widget: QAbstractButton) -> None:
+    """Paint a plain QAbstractButton (which paints nothing itself) as the style sheet
+    draws boxes, with the pressed state ("sunken") shown as on push buttons."""
+    option = QStyleOption()
+    option.initFrom(widget)
+    if widget.isDown():
+        option.state |= QStyle.StateFlag.State_Sunken
+    painter = QPainter(widget)
+    widget.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, widget)
 
 
 def touch_scroll_area(content: QWidget) -> QScrollArea:

@@ -42,6 +42,24 @@ def _page(widget: QWidget) -> QVBoxLayout:
     return layout
 
 
+def _header(back: QWidget, heading: QWidget) -> QHBoxLayout:
+    """The back button and the screen's heading, side by side."""
+    header = QHBoxLayout()
+    header.setSpacing(theme.SPACING_PX)
+    header.addWidget(back, 0, Qt.AlignmentFlag.AlignTop)
+    header.addWidget(heading, 1)
+    return header
+
+
+def _column() -> tuple[QWidget, QVBoxLayout]:
+    """A column of content for a touch scroll area (room on the right for its bar)."""
+    content = QWidget()
+    body = QVBoxLayout(content)
+    body.setContentsMargins(0, 0, theme.SPACING_PX, 0)
+    body.setSpacing(theme.SPACING_PX)
+    return content, body
+
+
 def resident_line(visit: Visit, lang: Language) -> str:
     shown = visit.resident_display()
     if shown is None:
@@ -100,14 +118,8 @@ class IdentifyScreen(QWidget):
         demo_layout.addWidget(self.demo_label)
         demo_layout.addLayout(demo_buttons)
 
-        header = QHBoxLayout()
-        header.setSpacing(theme.SPACING_PX)
-        header.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self.heading, 1)
-        content = QWidget()
-        body = QVBoxLayout(content)
-        body.setContentsMargins(0, 0, theme.SPACING_PX, 0)
-        body.setSpacing(theme.SPACING_PX)
+        header = _header(self.back_button, self.heading)
+        content, body = _column()
         for way in self.ways:
             body.addWidget(way)
         body.addWidget(self.status)
@@ -199,14 +211,8 @@ class ReviewScreen(QWidget):
         self.status = WrappedLabel(notice=True)
         self.submit_button = button(ButtonKind.PRIMARY)
         self.submit_button.clicked.connect(self._submit)
-        header = QHBoxLayout()
-        header.setSpacing(theme.SPACING_PX)
-        header.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self.heading, 1)
-        content = QWidget()
-        body = QVBoxLayout(content)
-        body.setContentsMargins(0, 0, theme.SPACING_PX, 0)
-        body.setSpacing(theme.SPACING_PX)
+        header = _header(self.back_button, self.heading)
+        content, body = _column()
         for line in self.lines:
             body.addWidget(line)
         body.addWidget(self.offline_note)
@@ -305,10 +311,7 @@ class DoneScreen(QWidget):
         self.finish_button.clicked.connect(self.finished)
 
         # What to read scrolls; the rating and the finish button always show.
-        content = QWidget()
-        body = QVBoxLayout(content)
-        body.setContentsMargins(0, 0, theme.SPACING_PX, 0)
-        body.setSpacing(theme.SPACING_PX)
+        content, body = _column()
         for part in (self.heading, self.reference, self.receipt, self.next_title,
                      self.next_steps):
             body.addWidget(part)
@@ -370,16 +373,10 @@ class MyApplicationsScreen(QWidget):
         self.heading = WrappedLabel(TextRole.HEADING)
         self.prompt = WrappedLabel(TextRole.SUBHEADING)
         self.note = WrappedLabel(muted=True)
-        content = QWidget()
-        self._rows_layout = QVBoxLayout(content)
-        self._rows_layout.setContentsMargins(0, 0, theme.SPACING_PX, 0)
-        self._rows_layout.setSpacing(theme.SPACING_PX)
+        content, self._rows_layout = _column()
         self._rows_layout.addStretch(1)
         self._rows: list[TextButton] = []
-        header = QHBoxLayout()
-        header.setSpacing(theme.SPACING_PX)
-        header.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self.heading, 1)
+        header = _header(self.back_button, self.heading)
         layout = _page(self)
         layout.addLayout(header)
         layout.addWidget(self.prompt)
