@@ -121,6 +121,10 @@ def touch_scroll_area(content: QWidget) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    # Qt's own minimum for a scroll area (about 210 px) would make a short window squeeze
+    # the wrapped headings around it instead, cutting text off; what scrolls gives way
+    # first, down to room for the scroll bar's handle.
+    area.setMinimumHeight(2 * theme.SCROLL_BAR_PX)
     area.setWidget(content)
     QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
     return area

@@ -54,6 +54,15 @@ def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
     window.show_catalog()
     yield "catalog, offline"
     window.bridge.sync_status.emit(ONLINE)
+    screen = window.catalog_screen
+    screen.show_category(item.category)
+    yield "catalog, a category's items"
+    screen.set_keyboard_open(True)
+    screen.search.setText("yb")
+    yield "catalog, search on the keyboard"
+    screen.reset()
+    window.show_guide(item)
+    yield "guide"
     window.visit.item = item
     window.identify_screen.clear()
     window._show(window.identify_screen)
