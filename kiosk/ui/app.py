@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from kiosk.config import Settings
 from kiosk.core.catalog import Catalog
@@ -98,8 +98,9 @@ def run(
         window.quit_requested.connect(quit_now)
         if quit_after is not None:
             QTimer.singleShot(round(quit_after * 1000), app, quit_now)
-        # After the first paint: the catalog's parsing would slow the drawing down.
-        QTimer.singleShot(0, window, lambda: window.load_catalog(load_catalog))
+        # After the first paint: parsing the catalog and loading the pinyin dictionaries
+        # for its search hold the interpreter, and would slow the first drawing down.
+        FirstPaint(window, lambda: window.load_catalog(load_catalog))
         try:
             return app.exec()
         finally:
@@ -114,6 +115,22 @@ def run(
             # quit; left in the queue, it would stop the next event loop of a reused
             # application at once.
             QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+
+
+class FirstPaint(QObject):
+    """Calls `then` once, on the event loop's next turn after `widget` was first painted
+    (the whole window's drawing, of which the widget's paint event is the start, done)."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._then)
+        return False
 
 
 def application() -> QApplication:
