@@ -20,18 +20,14 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from kiosk.ui import theme
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
-from kiosk.ui.widgets import WrappedLabel, button
+from kiosk.ui.widgets import PRESSES, WrappedLabel, button
 
-_INPUT = frozenset(
-    {
-        QEvent.Type.MouseButtonPress,
-        QEvent.Type.MouseButtonRelease,
-        QEvent.Type.TouchBegin,
-        QEvent.Type.TouchUpdate,
-        QEvent.Type.KeyPress,
-        QEvent.Type.Wheel,
-    }
-)
+_INPUT = PRESSES | {
+    QEvent.Type.MouseButtonRelease,
+    QEvent.Type.TouchUpdate,
+    QEvent.Type.KeyPress,
+    QEvent.Type.Wheel,
+}
 
 
 class IdleWatcher(QObject):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -31,6 +31,13 @@ def label(role: TextRole = TextRole.BODY) -> QLabel:
     widget = QLabel()
     widget.setProperty("role", role.value)
     return widget
+
+
+#: What a finger (or the mouse) going down arrives as. Qt makes a quick second tap near the
+#: first a double click; to a resident it is one more tap.
+PRESSES = frozenset(
+    {QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.TouchBegin}
+)
 
 
 class WrappedLabel(QLabel):

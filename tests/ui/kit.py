@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QInputDevice, QPointingDevice
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
@@ -68,10 +70,31 @@ class KioskUnderTest:
 MakeKiosk = Callable[..., KioskUnderTest]
 
 
-def tap(qtbot: QtBot, widget: QWidget) -> None:
-    assert widget.isVisible(), f"{type(widget).__name__} is not visible"
-    assert widget.isEnabled(), f"{type(widget).__name__} is disabled"
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+TAP_WAIT_MS = 2000
+_touchscreen: QPointingDevice | None = None
+
+
+def touchscreen() -> QPointingDevice:
+    """The kiosk's touchscreen, as Qt sees a touch device (one for the whole run)."""
+    global _touchscreen
+    if _touchscreen is None:
+        _touchscreen = QTest.createTouchDevice(QInputDevice.DeviceType.TouchScreen)
+    return _touchscreen
+
+
+def tap(qtbot: QtBot, widget: QWidget, pos: QPoint | None = None) -> None:
+    """A finger's tap on `widget` (at `pos`, else its centre), once it is shown and
+    enabled (new rows show a turn later): a touch press and release from a touchscreen,
+    which Qt turns into the mouse events widgets act on, as on the station's screen."""
+
+    def ready() -> None:
+        assert widget.isVisible(), f"{type(widget).__name__} is not shown"
+        assert widget.isEnabled(), f"{type(widget).__name__} is disabled"
+
+    qtbot.waitUntil(ready, timeout=TAP_WAIT_MS)
+    point = widget.rect().center() if pos is None else pos
+    QTest.touchEvent(widget, touchscreen()).press(0, point, widget).commit()
+    QTest.touchEvent(widget, touchscreen()).release(0, point, widget).commit()
 
 
 @pytest.fixture

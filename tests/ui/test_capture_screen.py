@@ -45,6 +45,7 @@ from kiosk.ui.strings import LANGUAGES, Language, text
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import WrappedLabel, button
+from tests.ui.kit import tap
 from tests.ui.test_ageing_floor import floor_problems
 
 SIZES = [(1920, 1080), (1366, 768)]
@@ -174,11 +175,6 @@ def good_face() -> np.ndarray:
     raise AssertionError("no synthetic face scene frames a usable portrait")
 
 
-def click(qtbot: QtBot, widget: QWidget) -> None:
-    assert widget.isVisible(), f"{widget.text() if hasattr(widget, 'text') else widget}"
-    assert widget.isEnabled()
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
 
 def wait_for_step(qtbot: QtBot, screen: CaptureScreen, step: Step) -> None:
     qtbot.waitUntil(lambda: screen.step is step, timeout=CAPTURE_WAIT_MS)
@@ -210,12 +206,12 @@ def test_a_page_held_still_is_taken_and_used(
     wait_for_step(qtbot, screen, Step.REVIEW)
     assert screen.heading.plain_text == text("cap_check_heading", "zh")
     assert screen.view.has_image
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     assert screen.step is Step.KEPT
     assert screen.next_button.text() == text("cap_done", "zh")
     assert screen.more_button.isVisible()
     with qtbot.waitSignal(screen.pages_done) as done:
-        click(qtbot, screen.next_button)
+        tap(qtbot, screen.next_button)
 
     pages = done.args[0]
     assert len(pages) == 1
@@ -240,17 +236,17 @@ def test_retake_discards_the_page(
     screen.begin_pages(service.frames, 1)
     wait_for_step(qtbot, screen, Step.REVIEW)
 
-    click(qtbot, screen.retake_button)
+    tap(qtbot, screen.retake_button)
     assert screen.step is Step.LIVE
     assert not screen.retake_button.isVisible()
     assert screen.take_now_button.isVisible()
     qtbot.waitUntil(lambda: screen.take_now_button.isEnabled(), timeout=CAPTURE_WAIT_MS)
-    click(qtbot, screen.take_now_button)
+    tap(qtbot, screen.take_now_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     assert not screen.more_button.isVisible()  # a number of pages was asked for
     with qtbot.waitSignal(screen.pages_done) as done:
-        click(qtbot, screen.next_button)
+        tap(qtbot, screen.next_button)
     assert len(done.args[0]) == 1
     assert done.args[0][0].label == ""
 
@@ -264,24 +260,24 @@ def test_pages_of_several_materials(
     assert screen.progress.plain_text == "Material 1 of 2: Household register"
     assert "2. Proof of income: not yet" in screen.checklist.plain_text
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     assert screen.next_button.text() == "Next material"
 
-    click(qtbot, screen.more_button)  # a second page of the household register
+    tap(qtbot, screen.more_button)  # a second page of the household register
     assert screen.step is Step.LIVE
     qtbot.waitUntil(lambda: screen.take_now_button.isEnabled(), timeout=CAPTURE_WAIT_MS)
-    click(qtbot, screen.take_now_button)
+    tap(qtbot, screen.take_now_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     assert "pages taken: 2" in screen.checklist.plain_text
 
-    click(qtbot, screen.next_button)
+    tap(qtbot, screen.next_button)
     assert screen.progress.plain_text == "Material 2 of 2: Proof of income"
     wait_for_step(qtbot, screen, Step.REVIEW)  # the next page the simulator puts down
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     assert screen.next_button.text() == "Done"
     with qtbot.waitSignal(screen.pages_done) as done:
-        click(qtbot, screen.next_button)
+        tap(qtbot, screen.next_button)
     labels = [page.label for page in done.args[0]]
     assert labels == ["Household register", "Household register", "Proof of income"]
 
@@ -293,11 +289,11 @@ def test_take_it_now_takes_the_whole_picture_without_a_page(
     screen = make_screen()
     screen.begin_pages(StillCamera(desk), 1)
     qtbot.waitUntil(lambda: screen.take_now_button.isEnabled())
-    click(qtbot, screen.take_now_button)
+    tap(qtbot, screen.take_now_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     with qtbot.waitSignal(screen.pages_done) as done:
-        click(qtbot, screen.next_button)
+        tap(qtbot, screen.next_button)
     assert decoded(done.args[0][0].content).shape == desk.shape
 
 
@@ -305,9 +301,9 @@ def test_back_cancels_and_drops_the_pages(qtbot: QtBot, make_screen: MakeScreen)
     screen = make_screen()
     screen.begin_pages(StillCamera(still("page", 0, (1920, 1080))), ["A", "B"])
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     with qtbot.waitSignal(screen.cancelled), qtbot.assertNotEmitted(screen.pages_done):
-        click(qtbot, screen.back_button)
+        tap(qtbot, screen.back_button)
     assert not screen.holds_images
     assert shown_pictures(screen) == []
 
@@ -326,7 +322,7 @@ def test_a_face_gives_a_photo_that_passes_the_check(
     # (the resident is told how to stand) and the resident tries again.
     for _ in range(30):
         qtbot.waitUntil(lambda: screen.take_photo_button.isEnabled(), timeout=CAPTURE_WAIT_MS)
-        click(qtbot, screen.take_photo_button)
+        tap(qtbot, screen.take_photo_button)
         qtbot.waitUntil(lambda: screen.step is not Step.WORKING, timeout=CAPTURE_WAIT_MS)
         if screen.step is Step.REVIEW:
             break
@@ -335,7 +331,7 @@ def test_a_face_gives_a_photo_that_passes_the_check(
     assert screen.heading.plain_text == text("cap_photo_check_heading", "zh")
     assert screen.view.has_image
     with qtbot.waitSignal(screen.photo_done) as done:
-        click(qtbot, screen.use_button)
+        tap(qtbot, screen.use_button)
     photo = decoded(done.args[0])
     assert check_photo(photo).ok
     assert photo.shape[0] > photo.shape[1]  # a portrait
@@ -350,7 +346,7 @@ def test_no_face_is_told_and_can_try_again(
     screen.begin_photo(service.frames)
     qtbot.waitUntil(lambda: screen.take_photo_button.isEnabled(), timeout=CAPTURE_WAIT_MS)
     with qtbot.assertNotEmitted(screen.photo_done):
-        click(qtbot, screen.take_photo_button)
+        tap(qtbot, screen.take_photo_button)
         qtbot.waitUntil(lambda: screen.notice.isVisible(), timeout=CAPTURE_WAIT_MS)
     no_face = PhotoVerdict("no_face", None)
     assert screen.notice.plain_text == no_face.resident_message("zh")
@@ -365,15 +361,15 @@ def test_retaking_a_photo(qtbot: QtBot, make_screen: MakeScreen) -> None:
     screen = make_screen()
     screen.begin_photo(StillCamera(good_face()))
     qtbot.waitUntil(lambda: screen.take_photo_button.isEnabled())
-    click(qtbot, screen.take_photo_button)
+    tap(qtbot, screen.take_photo_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.retake_button)
+    tap(qtbot, screen.retake_button)
     assert screen.step is Step.LIVE
     assert not screen.notice.isVisible()
-    click(qtbot, screen.take_photo_button)
+    tap(qtbot, screen.take_photo_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
     with qtbot.waitSignal(screen.photo_done):
-        click(qtbot, screen.use_button)
+        tap(qtbot, screen.use_button)
 
 
 # -- the idle wipe, the camera going away, touches ---------------------------------------
@@ -383,8 +379,8 @@ def test_wipe_leaves_no_picture(qtbot: QtBot, make_screen: MakeScreen) -> None:
     screen = make_screen()
     screen.begin_pages(StillCamera(still("page", 0, (1920, 1080))), ["A", "B"])
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
-    click(qtbot, screen.next_button)
+    tap(qtbot, screen.use_button)
+    tap(qtbot, screen.next_button)
     qtbot.waitUntil(lambda: screen.view.has_image)  # the live view of material B
 
     screen.wipe()
@@ -401,7 +397,7 @@ def test_wipe_during_a_photo_check(qtbot: QtBot, make_screen: MakeScreen) -> Non
     screen = make_screen()
     screen.begin_photo(StillCamera(good_face()))
     qtbot.waitUntil(lambda: screen.take_photo_button.isEnabled())
-    click(qtbot, screen.take_photo_button)
+    tap(qtbot, screen.take_photo_button)
     screen.wipe()
     qtbot.wait(500)
     assert screen.step is Step.LIVE
@@ -424,7 +420,7 @@ def test_the_camera_going_away_gets_a_calm_message(
     assert not screen.take_now_button.isEnabled()
     assert shown_pictures(screen) == []
     assert screen.view.text() == text("cap_no_picture", "zh")
-    click(qtbot, screen.back_button)  # the resident can still leave
+    tap(qtbot, screen.back_button)  # the resident can still leave
     assert screen.mode is Mode.IDLE
 
 
@@ -441,9 +437,9 @@ def test_touches_are_activity(qtbot: QtBot, make_screen: MakeScreen) -> None:
     screen = make_screen()
     screen.begin_pages(StillCamera(None), 1)
     with qtbot.waitSignal(screen.activity):
-        qtbot.mouseClick(screen.view, Qt.MouseButton.LeftButton)
+        tap(qtbot, screen.view)
     with qtbot.waitSignal(screen.activity):
-        qtbot.mouseClick(screen.heading, Qt.MouseButton.LeftButton)
+        tap(qtbot, screen.heading)
 
 
 # -- the ageing-friendly floor -----------------------------------------------------------
@@ -458,18 +454,18 @@ def every_state(qtbot: QtBot, screen: CaptureScreen, size: tuple[int, int]) -> I
     screen.begin_pages(page, labels)
     wait_for_step(qtbot, screen, Step.REVIEW)
     yield "pages, a page to check"
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     yield "pages, a page kept"
-    click(qtbot, screen.more_button)
+    tap(qtbot, screen.more_button)
     yield "pages, the live view"
-    click(qtbot, screen.take_now_button)
+    tap(qtbot, screen.take_now_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
-    click(qtbot, screen.next_button)
-    click(qtbot, screen.take_now_button)
+    tap(qtbot, screen.use_button)
+    tap(qtbot, screen.next_button)
+    tap(qtbot, screen.take_now_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
-    click(qtbot, screen.next_button)
+    tap(qtbot, screen.use_button)
+    tap(qtbot, screen.next_button)
     yield "pages, the last material"
     page.image = None
     qtbot.waitUntil(lambda: screen.notice.isVisible(), timeout=CAPTURE_WAIT_MS)
@@ -477,19 +473,19 @@ def every_state(qtbot: QtBot, screen: CaptureScreen, size: tuple[int, int]) -> I
     screen.stop()
     screen.begin_pages(StillCamera(still("page", 0, (1920, 1080))), 2)
     wait_for_step(qtbot, screen, Step.REVIEW)
-    click(qtbot, screen.use_button)
+    tap(qtbot, screen.use_button)
     yield "pages, counted, a page kept"
     screen.stop()
     screen.begin_photo(StillCamera(still("empty", 1, (1280, 720))))
     qtbot.waitUntil(lambda: screen.take_photo_button.isEnabled())
     yield "photo, the live view"
-    click(qtbot, screen.take_photo_button)
+    tap(qtbot, screen.take_photo_button)
     qtbot.waitUntil(lambda: screen.notice.isVisible(), timeout=CAPTURE_WAIT_MS)
     yield "photo, no face"
     screen.stop()
     screen.begin_photo(StillCamera(good_face()))
     qtbot.waitUntil(lambda: screen.take_photo_button.isEnabled())
-    click(qtbot, screen.take_photo_button)
+    tap(qtbot, screen.take_photo_button)
     wait_for_step(qtbot, screen, Step.REVIEW)
     yield "photo, a photo to check"
     screen.stop()

@@ -10,9 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QMainWindow,
     QStackedWidget,
     QVBoxLayout,
@@ -38,6 +36,7 @@ from kiosk.ui.tasks import TaskManager
 from kiosk.ui.widgets import WrappedLabel
 from tests.catalog_files import VALID
 from tests.personal import RESIDENT
+from tests.ui.kit import tap
 from tests.ui.test_ageing_floor import settled
 
 PIN = "246810"
@@ -138,20 +137,20 @@ def ready(qtbot: QtBot, screen: StaffPinScreen) -> None:
 
 def type_pin(qtbot: QtBot, screen: StaffPinScreen, pin: str) -> None:
     for digit in pin:
-        qtbot.mouseClick(screen.digit_buttons[digit], Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(screen.ok_button, Qt.MouseButton.LeftButton)
+        tap(qtbot, screen.digit_buttons[digit])
+    tap(qtbot, screen.ok_button)
 
 
 def test_the_right_pin_unlocks(qtbot: QtBot, pin_set: Paths, make_pin: MakePin) -> None:
     screen = make_pin()
     ready(qtbot, screen)
     for digit in PIN[:3]:
-        qtbot.mouseClick(screen.digit_buttons[digit], Qt.MouseButton.LeftButton)
+        tap(qtbot, screen.digit_buttons[digit])
     assert screen.dots.text() == "● ● ●" and screen.typed.plain_text == "已输入 3 位"
     assert PIN[:3] not in screen.dots.text()
-    qtbot.mouseClick(screen.delete_button, Qt.MouseButton.LeftButton)
+    tap(qtbot, screen.delete_button)
     assert screen.typed.plain_text == "已输入 2 位"
-    qtbot.mouseClick(screen.clear_button, Qt.MouseButton.LeftButton)
+    tap(qtbot, screen.clear_button)
     assert screen.typed.plain_text == "已输入 0 位"
     with qtbot.waitSignal(screen.unlocked):
         type_pin(qtbot, screen, PIN)
@@ -161,7 +160,7 @@ def test_the_right_pin_unlocks(qtbot: QtBot, pin_set: Paths, make_pin: MakePin) 
 def test_cancel_leaves(qtbot: QtBot, pin_set: Paths, make_pin: MakePin) -> None:
     screen = make_pin()
     with qtbot.waitSignal(screen.cancelled):
-        qtbot.mouseClick(screen.cancel_button, Qt.MouseButton.LeftButton)
+        tap(qtbot, screen.cancel_button)
 
 
 def test_five_wrong_pins_lock_with_a_countdown_in_words(
@@ -296,16 +295,11 @@ def make_staff(qtbot: QtBot, tasks: TaskManager, paths: Paths, filled: Store) ->
     return make
 
 
-def click(qtbot: QtBot, widget: QAbstractButton) -> None:
-    """Click `widget` once it is shown and enabled (new rows show a turn later)."""
-    qtbot.waitUntil(lambda: widget.isVisible() and widget.isEnabled())
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
 
 def open_section(qtbot: QtBot, screen: StaffScreen, section: Section) -> None:
     if screen.section is not None:
-        click(qtbot, screen.pages[screen.section].back_button)
-    click(qtbot, screen.tiles[section])
+        tap(qtbot, screen.pages[screen.section].back_button)
+    tap(qtbot, screen.tiles[section])
     assert screen.section is section
 
 
@@ -342,7 +336,7 @@ def test_the_queue_shows_a_queued_application_and_the_sync_state(
     assert "被退回：1 份" in page.summary.plain_text
     assert RESIDENT["name"] not in "".join(shown)
     with qtbot.waitSignal(screen.sync_requested):
-        click(qtbot, page.sync_button)
+        tap(qtbot, page.sync_button)
 
 
 def test_rejected_applications_show_their_reasons(
@@ -367,7 +361,7 @@ def test_each_device_is_checked_and_self_tested(qtbot: QtBot, make_staff: MakeSt
     assert rows["camera"].state.plain_text.startswith("✔ 正常")
     assert rows["printer"].state.plain_text.startswith("✖ 有问题")
     for family in FAMILIES:
-        click(qtbot, rows[family].test_button)
+        tap(qtbot, rows[family].test_button)
     qtbot.waitUntil(lambda: all("tested" in row.state.plain_text for row in rows.values()))
     assert rows["scanner"].state.plain_text == "✔ 自检通过：scanner tested"
     assert rows["printer"].state.plain_text == "✖ 自检没有通过：printer tested"
@@ -382,7 +376,7 @@ def test_self_tests_on_the_simulated_kit(
     rows = screen.devices_page.rows
     for family in ("camera", "printer"):
         qtbot.waitUntil(lambda f=family: rows[f].test_button.isEnabled())
-        click(qtbot, rows[family].test_button)
+        tap(qtbot, rows[family].test_button)
     qtbot.waitUntil(
         lambda: (
             "picture" in rows["camera"].state.plain_text
@@ -403,7 +397,7 @@ def test_reprint_queues_the_same_document_again(
     qtbot.waitUntil(lambda: len(page.reprint_buttons) == 1)
     (original,) = PrintQueue(filled).jobs()
     with qtbot.waitSignal(screen.print_queued):
-        click(qtbot, page.reprint_buttons[0])
+        tap(qtbot, page.reprint_buttons[0])
     again = PrintQueue(filled).jobs()[0]
     assert again.reprint_of == original.id
     assert again.document_sha256 == original.document_sha256
@@ -419,7 +413,7 @@ def test_the_day_report_is_shown_and_printed(
     page = screen.report_page
     qtbot.waitUntil(lambda: "共受理 2 份申请" in page.summary.plain_text)
     with qtbot.waitSignal(screen.print_queued):
-        click(qtbot, page.print_button)
+        tap(qtbot, page.print_button)
     report = PrintQueue(filled).jobs()[0]
     assert report.kind == JobKind.REPORT
     assert report.reference == f"DEMO01-{date.today():%Y%m%d}-DAY"
@@ -434,15 +428,15 @@ def test_settings_staff_change_are_kept(qtbot: QtBot, make_staff: MakeStaff, pat
     large_on = dict(page.choices["large_text"])[True]
     speech_off = dict(page.choices["speech"])[False]
     for choice in (english, large_on, speech_off):
-        click(qtbot, choice)
+        tap(qtbot, choice)
     less, _, more = page.steppers["idle_warning_s"]
-    click(qtbot, more)
-    click(qtbot, more)
-    click(qtbot, less)
+    tap(qtbot, more)
+    tap(qtbot, more)
+    tap(qtbot, less)
     assert english.text() == "✔ English"
     assert page.notice.plain_text == "有更改还没有保存。"
     with qtbot.waitSignal(screen.settings_changed) as changed:
-        click(qtbot, page.save_button)
+        tap(qtbot, page.save_button)
     ui = changed.args[0].ui
     assert (ui.language, ui.large_text, ui.speech, ui.idle_warning_s) == ("en", True, False, 70)
     assert load_settings(paths.data_dir, env={}).ui == ui
@@ -468,9 +462,9 @@ def test_a_setting_the_technician_fixed_says_so(
 def test_assist_and_exit(qtbot: QtBot, make_staff: MakeStaff) -> None:
     screen = make_staff()
     with qtbot.waitSignal(screen.assisted_session_requested):
-        click(qtbot, screen.assisted_button)
+        tap(qtbot, screen.assisted_button)
     with qtbot.waitSignal(screen.closed):
-        click(qtbot, screen.exit_button)
+        tap(qtbot, screen.exit_button)
 
 
 def every_section(qtbot: QtBot, screen: StaffScreen) -> Iterator[str]:

@@ -11,7 +11,7 @@ import sys
 import types
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -114,8 +114,11 @@ def test_a_whole_visit_from_start_to_printed_receipt_and_back(
     tap(qtbot, done.rating_buttons[5])
     assert done.rating_heading.plain_text == "谢谢您的评价！"
     assert done.rating_buttons[5].text().startswith("✔")  # not colour alone
-    qtbot.waitUntil(lambda: (kiosk.paths.data_dir / "ratings.jsonl").exists(), timeout=WAIT_MS)
-    assert '"rating": 5' in (kiosk.paths.data_dir / "ratings.jsonl").read_text()
+    ratings = kiosk.paths.data_dir / "ratings.jsonl"
+    # The worker makes the file, then writes the line: wait for the line.
+    qtbot.waitUntil(lambda: ratings.exists() and ratings.read_text().endswith("\n"),
+                    timeout=WAIT_MS)
+    assert '"rating": 5' in ratings.read_text()
 
     tap(qtbot, done.finish_button)
     assert window.stack.currentWidget() is window.start_screen
@@ -306,7 +309,7 @@ def test_ratings_have_five_levels_with_words(qtbot: QtBot, make_kiosk: MakeKiosk
 
 def test_the_start_screen_starts_when_touched_anywhere(qtbot: QtBot, make_kiosk: MakeKiosk) -> None:
     window = make_kiosk().window
-    qtbot.mouseClick(window.start_screen, Qt.MouseButton.LeftButton, pos=QPoint(30, 30))
+    tap(qtbot, window.start_screen, QPoint(30, 30))
     assert window.stack.currentWidget() is window.catalog_screen
 
 
@@ -336,9 +339,9 @@ def test_staff_mode_by_the_hidden_gesture_and_the_pin(qtbot: QtBot, make_kiosk: 
     qtbot.waitUntil(lambda: window.visit.resident is not None, timeout=WAIT_MS)
 
     for _ in range(4):
-        qtbot.mouseClick(window.top_bar.station_name, Qt.MouseButton.LeftButton)
+        tap(qtbot, window.top_bar.station_name)
     assert window.stack.currentWidget() is window.catalog_screen  # four taps: nothing
-    qtbot.mouseClick(window.top_bar.station_name, Qt.MouseButton.LeftButton)
+    tap(qtbot, window.top_bar.station_name)
     pin = window._staff_pin
     assert window.stack.currentWidget() is pin
     assert window.visit.resident is None

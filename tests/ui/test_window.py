@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
@@ -17,6 +17,7 @@ from kiosk.core.catalog import Catalog
 from kiosk.errors import DoorstepError
 from kiosk.ui.strings import text
 from kiosk.ui.window import MainWindow
+from tests.ui.kit import tap
 
 MakeWindow = Callable[..., MainWindow]
 
@@ -25,10 +26,6 @@ class CatalogOffline(DoorstepError):
     resident_zh = "服务事项暂时无法显示，请稍后再试。"
     resident_en = "The services cannot be shown just now. Please try again later."
 
-
-def click(qtbot: QtBot, widget: QWidget) -> None:
-    assert widget.isVisible(), widget
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def current(window: MainWindow) -> QWidget:
@@ -40,13 +37,13 @@ def test_touching_the_start_screen_anywhere_goes_to_the_catalog(
 ) -> None:
     window = make_window()
     assert current(window) is window.start_screen
-    qtbot.mouseClick(window.start_screen, Qt.MouseButton.LeftButton, pos=QPoint(40, 40))
+    tap(qtbot, window.start_screen, QPoint(40, 40))
     assert current(window) is window.catalog_screen
 
 
 def test_start_button_goes_to_the_catalog(qtbot: QtBot, make_window: MakeWindow) -> None:
     window = make_window()
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     assert current(window) is window.catalog_screen
 
 
@@ -54,7 +51,7 @@ def test_category_then_item_then_guide_and_back(
     qtbot: QtBot, make_window: MakeWindow, catalog: Catalog
 ) -> None:
     window = make_window()
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     assert [tile.text() for tile in screen.tiles()] == [
         "医疗保障",
@@ -64,12 +61,12 @@ def test_category_then_item_then_guide_and_back(
     ]
     assert screen.tiles()[0].detail == "共 2 项"
 
-    click(qtbot, screen.tiles()[0])
+    tap(qtbot, screen.tiles()[0])
     assert [row.text() for row in screen.rows()] == ["就医记录册申领", "医保关系转移接续"]
     assert screen.list_heading.plain_text == "医疗保障（共 2 项）"
     assert "即办" in screen.rows()[0].detail
 
-    click(qtbot, screen.rows()[1])
+    tap(qtbot, screen.rows()[1])
     guide = window.guide_screen
     assert current(window) is guide
     assert guide.heading.plain_text == "医保关系转移接续"
@@ -80,24 +77,24 @@ def test_category_then_item_then_guide_and_back(
     assert bodies["section_phone"] == "12345（本站电话）"
     assert not guide.section_titles["section_conditions"].isVisible()
 
-    click(qtbot, guide.back_button)
+    tap(qtbot, guide.back_button)
     assert current(window) is screen
     assert [row.text() for row in screen.rows()] == ["就医记录册申领", "医保关系转移接续"]
-    click(qtbot, screen.back_button)
+    tap(qtbot, screen.back_button)
     assert screen.tile_area.isVisible()
-    click(qtbot, screen.back_button)
+    tap(qtbot, screen.back_button)
     assert current(window) is window.start_screen
 
 
 def test_search_by_pinyin_initials(qtbot: QtBot, make_window: MakeWindow) -> None:
     window = make_window()
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     qtbot.keyClicks(screen.search, "jyjl")
     assert [row.text() for row in screen.rows()] == ["就医记录册申领"]
     assert screen.list_heading.plain_text == "查找“jyjl”：共 1 项"
 
-    click(qtbot, screen.rows()[0])
+    tap(qtbot, screen.rows()[0])
     guide = window.guide_screen
     assert guide.heading.plain_text == "就医记录册申领"
     assert guide.section_bodies["section_materials"].plain_text == (
@@ -113,20 +110,20 @@ def test_search_with_no_match_says_so_and_clear_returns_to_the_tiles(
     qtbot: QtBot, make_window: MakeWindow
 ) -> None:
     window = make_window()
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     assert not screen.clear_button.isEnabled()
     qtbot.keyClicks(screen.search, "zzzz")
     assert screen.rows() == []
     assert screen.no_results.isVisible()
-    click(qtbot, screen.clear_button)
+    tap(qtbot, screen.clear_button)
     assert screen.search.text() == ""
     assert screen.tile_area.isVisible()
 
 
 def test_search_by_english_name_and_code(qtbot: QtBot, make_window: MakeWindow) -> None:
     window = make_window(language="en")
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     qtbot.keyClicks(screen.search, "residence permit")
     assert [row.text() for row in screen.rows()] == ["Replacing a lost residence permit card"]
@@ -140,12 +137,12 @@ def test_home_button_returns_to_start_and_forgets_the_search(
 ) -> None:
     window = make_window()
     assert not window.top_bar.home_button.isVisible()
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     qtbot.keyClicks(window.catalog_screen.search, "jyjl")
-    click(qtbot, window.catalog_screen.rows()[0])
-    click(qtbot, window.top_bar.home_button)
+    tap(qtbot, window.catalog_screen.rows()[0])
+    tap(qtbot, window.top_bar.home_button)
     assert current(window) is window.start_screen
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     assert window.catalog_screen.search.text() == ""
     assert window.catalog_screen.tile_area.isVisible()
 
@@ -159,7 +156,7 @@ def test_language_switch_relabels_every_screen_at_once(
     assert switch.text() == "English"
     assert start.start_button.text() == "开始办事"
 
-    click(qtbot, switch)
+    tap(qtbot, switch)
     assert window.language == "en"
     assert switch.text() == "中文"
     assert start.heading.plain_text == "Welcome!"
@@ -167,22 +164,22 @@ def test_language_switch_relabels_every_screen_at_once(
     assert start.start_button.text() == "Start"
     assert window.top_bar.station_name.plain_text == "Sample Street Service Station"
 
-    click(qtbot, start.start_button)
+    tap(qtbot, start.start_button)
     assert screen.heading.plain_text == "Choose a service"
     assert screen.back_button.text() == "← Back"
     assert screen.search.placeholderText().startswith("Type a service name")
     assert [tile.text() for tile in screen.tiles()][:2] == ["Medical insurance", "Elderly care"]
-    click(qtbot, screen.tiles()[0])
+    tap(qtbot, screen.tiles()[0])
     assert screen.rows()[0].text() == "Applying for a medical record book"
     assert screen.rows()[0].detail == "Time limit: On the spot · Done here"
 
-    click(qtbot, switch)
+    tap(qtbot, switch)
     assert screen.rows()[0].text() == "就医记录册申领"
     assert screen.list_heading.plain_text == "医疗保障（共 2 项）"
-    click(qtbot, screen.rows()[0])
+    tap(qtbot, screen.rows()[0])
     assert guide.section_titles["section_materials"].text() == "需要带的材料"
 
-    click(qtbot, switch)
+    tap(qtbot, switch)
     assert guide.heading.plain_text == "Applying for a medical record book"
     assert guide.section_titles["section_materials"].text() == "Materials to bring"
     assert guide.section_bodies["section_materials"].plain_text.startswith(
@@ -194,7 +191,7 @@ def test_language_switch_relabels_every_screen_at_once(
     )
     assert window.top_bar.home_button.text() == "Home"
 
-    click(qtbot, switch)
+    tap(qtbot, switch)
     assert guide.heading.plain_text == "就医记录册申领"
     assert window.top_bar.home_button.text() == "首页"
     assert switch.text() == "English"
@@ -212,14 +209,14 @@ def test_catalog_loads_off_the_main_thread(
         return catalog
 
     window = make_window(loader=lambda: catalog)
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     window.load_catalog(slow_loader)
     # The loader is blocked, yet the window answers touches and shows that it is loading.
     assert screen.status.isVisible()
     assert screen.status.plain_text == text("loading", "zh")
     assert not screen.search.isEnabled()
-    click(qtbot, window.top_bar.language_button)
+    tap(qtbot, window.top_bar.language_button)
     assert screen.status.plain_text == text("loading", "en")
 
     with qtbot.waitSignal(window.catalog_settled):
@@ -243,15 +240,15 @@ def test_a_failing_loader_shows_the_resident_message_and_the_kiosk_goes_on(
     with caplog.at_level(logging.ERROR, logger="kiosk.ui"):
         window = make_window(loader=flaky_loader)
     assert "catalog table missing" in caplog.text
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     assert screen.status.plain_text == CatalogOffline.resident_zh
     assert screen.retry_button.isVisible()
-    click(qtbot, window.top_bar.language_button)
+    tap(qtbot, window.top_bar.language_button)
     assert screen.status.plain_text == CatalogOffline.resident_en
 
     with qtbot.waitSignal(window.catalog_settled):
-        click(qtbot, screen.retry_button)
+        tap(qtbot, screen.retry_button)
     assert len(attempts) == 2
     assert screen.tile_area.isVisible()
     assert len(screen.tiles()) == 4
@@ -276,11 +273,11 @@ def test_the_sample_catalog_can_be_browsed(
 ) -> None:
     sample = sample_catalog
     window = make_window(loader=lambda: sample)
-    click(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.start_screen.start_button)
     screen = window.catalog_screen
     assert [tile.text() for tile in screen.tiles()] == [c.label("zh") for c in sample.categories()]
-    click(qtbot, screen.tiles()[0])
+    tap(qtbot, screen.tiles()[0])
     first = sample.in_category(sample.categories()[0])
     assert [row.text() for row in screen.rows()] == [item.name_zh for item in first]
-    click(qtbot, screen.rows()[0])
+    tap(qtbot, screen.rows()[0])
     assert window.guide_screen.heading.plain_text == first[0].name_zh

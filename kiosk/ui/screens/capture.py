@@ -56,7 +56,7 @@ from kiosk.ui import theme
 from kiosk.ui.strings import Language, text
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.theme import ButtonKind, TextRole
-from kiosk.ui.widgets import WrappedLabel, button, touch_scroll_area
+from kiosk.ui.widgets import PRESSES, WrappedLabel, button, touch_scroll_area
 
 logger = logging.getLogger(__name__)
 
@@ -473,7 +473,7 @@ class CaptureScreen(QWidget):
     # -- events ------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
+        if event.type() in PRESSES:
             self.activity.emit()
         return super().eventFilter(watched, event)
 

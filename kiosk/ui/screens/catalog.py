@@ -30,7 +30,7 @@ from kiosk.ui import theme
 from kiosk.ui.keyboard import OnScreenKeyboard
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
-from kiosk.ui.widgets import TextButton, WrappedLabel, button, touch_scroll_area
+from kiosk.ui.widgets import PRESSES, TextButton, WrappedLabel, button, touch_scroll_area
 
 
 def resident_message(error: BaseException, lang: Language) -> str:
@@ -177,7 +177,7 @@ class CatalogScreen(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if (
             watched is self.search
-            and event.type() == QEvent.Type.MouseButtonPress
+            and event.type() in PRESSES
             and self.search.isEnabled()
         ):
             self.set_keyboard_open(True)
