@@ -34,6 +34,10 @@ if [[ "$enrolled" != "True" ]]; then
   "${KIOSK[@]}" enroll --server "$SERVER" --code "$code"
 fi
 "${KIOSK[@]}" sync --once || true
+# Staff mode needs a PIN; the demo's is DEMO_PIN (a station's is set by its technician).
+DEMO_PIN=314159
+[[ -f "$DEMO/staff-pin.json" ]] || echo "$DEMO_PIN" | "${KIOSK[@]}" staff set-pin --pin-stdin >/dev/null
+echo "staff mode: tap the station's name (top left) 5 times within 4 s, PIN $DEMO_PIN"
 
 if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
   "${KIOSK[@]}" run --windowed

@@ -406,6 +406,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "staff_less": ("－{step} 秒", "−{step} s"),
     "staff_more_seconds": ("＋{step} 秒", "+{step} s"),
     "staff_save_settings": ("保存设置", "Save settings"),
+    "staff_quit": ("关闭自助机程序", "Close the kiosk program"),
+    "staff_quit_confirm": ("再点一次，确认关闭", "Tap again to close it"),
     "staff_settings_saved": ("设置已保存。", "Settings saved."),
     "staff_settings_unsaved": ("有更改还没有保存。", "There are unsaved changes."),
     "staff_settings_saving": ("正在保存……", "Saving…"),

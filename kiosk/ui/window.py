@@ -276,10 +276,28 @@ class MainWindow(QMainWindow):
         self.set_language("en" if self._lang == "zh" else "zh")
 
     def toggle_sound(self) -> None:
-        self._muted = not self._muted
+        self._set_muted(not self._muted)
+
+    def _set_muted(self, muted: bool) -> None:
+        self._muted = muted
         if self._kit.speaker is not None:
-            self._kit.speaker.muted = self._muted
-        self.top_bar.retranslate(self._lang, muted=self._muted)
+            self._kit.speaker.muted = muted
+        self.top_bar.retranslate(self._lang, muted=muted)
+
+    def _back_to_station_defaults(self) -> None:
+        """The next resident starts in the station's language, with its sound setting,
+        whatever the last one chose."""
+        ui = self._settings.ui
+        self._set_muted(not ui.speech)
+        if self._lang != ui.language:
+            self.set_language(ui.language)
+
+    def _settings_saved(self, settings: Settings) -> None:
+        """Staff saved the settings a station may change: the text size changes now; the
+        language, the sound and the idle times from the next visit on."""
+        if settings.ui.large_text != self._settings.ui.large_text:
+            self.setStyleSheet(theme.style_sheet(settings.ui.large_text))
+        self._settings = settings
 
     def say(self, key: str) -> None:
         """Speak the prompt `key` in the current language (unless muted)."""
@@ -460,6 +478,7 @@ class MainWindow(QMainWindow):
     def end_visit(self) -> None:
         """The visit is over (finished, home, or left alone): forget it, back to start."""
         self.wipe()
+        self._back_to_station_defaults()
         self.show_start()
 
     def wipe(self) -> None:
@@ -676,6 +695,8 @@ class MainWindow(QMainWindow):
                 self._staff.print_queued.connect(kit.printer.wake)
             self._staff.sync_requested.connect(self.bridge.kick_sync)
             self._staff.crashes_acknowledged.connect(self._crashes_seen)
+            self._staff.settings_changed.connect(self._settings_saved)
+            self._staff.quit_requested.connect(self.quit_requested)
             self._staff.retranslate(self._lang)
             self.stack.addWidget(self._staff)
         # Staff work longer between touches than residents; still time-limited.

@@ -446,6 +446,21 @@ def test_settings_staff_change_are_kept(qtbot: QtBot, make_staff: MakeStaff, pat
     assert rebuilt.settings_page.steppers["idle_warning_s"][1].plain_text == "70 秒"
 
 
+def test_closing_the_kiosk_program_takes_a_second_tap(
+    qtbot: QtBot, make_staff: MakeStaff
+) -> None:
+    screen = make_staff()
+    open_section(qtbot, screen, Section.SETTINGS)
+    quit_button = screen.settings_page.quit_button
+    assert quit_button.text() == "关闭自助机程序"
+    with qtbot.assertNotEmitted(screen.quit_requested):
+        tap(qtbot, quit_button)
+    assert quit_button.text() == "再点一次，确认关闭"
+    with qtbot.waitSignal(screen.quit_requested):
+        tap(qtbot, quit_button)
+    assert quit_button.text() == "关闭自助机程序"
+
+
 def test_a_setting_the_technician_fixed_says_so(
     qtbot: QtBot, make_staff: MakeStaff, paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:

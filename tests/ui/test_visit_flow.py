@@ -20,6 +20,8 @@ from kiosk.core.identity import Identity
 from kiosk.devices.card.errors import CardExpired, CardMute, CardRemoved, NotSocialSecurityCard
 from kiosk.devices.card.simulator import SimulatedCardReader, sample_identity
 from kiosk.sync.service import SyncStatus
+from kiosk.ui import theme
+from kiosk.ui.screens.staff import Section, StaffScreen
 from kiosk.ui.screens.visit import RATINGS
 from kiosk.ui.strings import text
 from kiosk.ui.widgets import TextButton, WrappedLabel
@@ -321,6 +323,60 @@ def test_the_leak_finder_finds_a_name_left_behind(qtbot: QtBot, make_kiosk: Make
     window.identify_screen.clear()
     window.visit.resident = sample_identity()
     assert reachable_personal_data(window, stop_at=(SimulatedCardReader,)) != []
+
+
+def enter_staff_mode(qtbot: QtBot, window: MainWindow, pin: str) -> StaffScreen:
+    for _ in range(5):
+        tap(qtbot, window.top_bar.station_name)
+    pad = window._staff_pin
+    qtbot.waitUntil(lambda: pad.digit_buttons[pin[0]].isEnabled(), timeout=WAIT_MS)
+    for digit in pin:
+        tap(qtbot, pad.digit_buttons[digit])
+    tap(qtbot, pad.ok_button)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window._staff, timeout=WAIT_MS)
+    return window._staff
+
+
+def test_the_next_resident_starts_in_the_stations_language_with_sound(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    window = make_kiosk().window
+    tap(qtbot, window.top_bar.language_button)
+    tap(qtbot, window.top_bar.sound_button)
+    assert window.language == "en" and window.top_bar.sound_button.text() == "Sound on"
+    tap(qtbot, window.start_screen.start_button)
+    tap(qtbot, window.top_bar.home_button)
+    assert window.language == "zh"
+    assert window.top_bar.sound_button.text() == "关闭语音"
+
+
+def test_settings_staff_save_take_effect_and_staff_can_close_the_program(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    from kiosk.core.staff import set_pin
+
+    kiosk = make_kiosk(size=(1920, 1080))
+    window = kiosk.window
+    set_pin(kiosk.paths, "482916", cost=2**4)
+    staff = enter_staff_mode(qtbot, window, "482916")
+    tap(qtbot, staff.tiles[Section.SETTINGS])
+    page = staff.settings_page
+    tap(qtbot, dict(page.choices["language"])["en"])
+    tap(qtbot, dict(page.choices["large_text"])[True])
+    with qtbot.waitSignal(staff.settings_changed):
+        tap(qtbot, page.save_button)
+    assert window.styleSheet() == theme.style_sheet(large_text=True)  # at once
+    assert window.language == "zh"  # the staff session goes on as it was
+    tap(qtbot, page.back_button)
+    tap(qtbot, staff.exit_button)
+    assert window.stack.currentWidget() is window.start_screen
+    assert window.language == "en"  # the next visit's
+
+    staff = enter_staff_mode(qtbot, window, "482916")
+    tap(qtbot, staff.tiles[Section.SETTINGS])
+    tap(qtbot, page.quit_button)
+    with qtbot.waitSignal(window.quit_requested):
+        tap(qtbot, page.quit_button)
 
 
 def test_staff_mode_by_the_hidden_gesture_and_the_pin(qtbot: QtBot, make_kiosk: MakeKiosk) -> None:

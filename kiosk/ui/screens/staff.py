@@ -8,7 +8,8 @@ delete, the tries left and a lockout's countdown in words). It checks the PIN wi
 the sync state, the rejected applications with the district's reasons, the five devices
 with a check and a self-test each, the print jobs with reprint, today's report (shown and
 printed), and the settings staff may change here (kiosk.config `STATION_CHANGEABLE`,
-kept in `local-settings.json`). Two buttons leave it: "assist a resident"
+kept in `local-settings.json`), with "close the kiosk program" (`quit_requested`, on a
+second tap) beneath them. Two buttons leave it: "assist a resident"
 (`assisted_session_requested`) and "exit staff mode" (`closed`). Every read and write of
 the store, the disk and the devices runs on the `TaskManager`; nothing shown here holds
 personal data (applications appear by reference and item).
@@ -66,6 +67,8 @@ logger = logging.getLogger(__name__)
 
 #: How many queued applications and print jobs the dashboard lists at most.
 LIST_LIMIT = 50
+#: How long the first tap on "close the kiosk program" waits for the second.
+QUIT_CONFIRM_MS = 5000
 PIN_KEY_SIZE_PX = (100, 88)
 
 
@@ -1029,11 +1032,19 @@ class SettingsPage(_Page):
     and emits `settings_changed` with the settings now in force."""
 
     settings_changed = Signal(object)
+    quit_requested = Signal()
 
     def __init__(
         self, paths: Paths, settings: Settings, tasks: TaskManager, config_file: Path | None
     ) -> None:
         super().__init__(Section.SETTINGS)
+        # Closing the kiosk program takes a second tap within QUIT_CONFIRM_MS.
+        self.quit_button = button()
+        self.quit_button.clicked.connect(self._quit_tapped)
+        self._quit_armed = QTimer(self)
+        self._quit_armed.setSingleShot(True)
+        self._quit_armed.setInterval(QUIT_CONFIRM_MS)
+        self._quit_armed.timeout.connect(self._show)
         self._paths = paths
         self._config_file = config_file
         self._tasks = tasks
@@ -1082,7 +1093,17 @@ class SettingsPage(_Page):
             row = self._add_row(grid, row, stepper.key, controls)
         grid.setColumnStretch(0, 1)
         self.body.addLayout(grid)
+        self.body.addSpacing(theme.SPACING_PX)
+        self.body.addWidget(self.quit_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.body.addStretch(1)
+
+    def _quit_tapped(self) -> None:
+        if self._quit_armed.isActive():
+            self._quit_armed.stop()
+            self.quit_requested.emit()
+        else:
+            self._quit_armed.start()
+        self._show()
 
     def _add_row(self, grid: QGridLayout, row: int, key: str, controls: QLayout) -> int:
         title = WrappedLabel(TextRole.SUBHEADING)
@@ -1183,6 +1204,8 @@ class SettingsPage(_Page):
             more.setEnabled(self.values[stepper.key] < stepper.high)
         for key, note in self.fixed_notes.items():
             note.setVisible(f"ui.{key}" in self._fixed)
+        armed = self._quit_armed.isActive()
+        self.quit_button.setText(text("staff_quit_confirm" if armed else "staff_quit", lang))
         self.tell(self._said(lang))
 
 
@@ -1205,6 +1228,7 @@ class StaffScreen(QWidget):
 
     assisted_session_requested = Signal()
     closed = Signal()
+    quit_requested = Signal()  # staff close the kiosk program
     print_queued = Signal()
     sync_requested = Signal()
     settings_changed = Signal(object)
@@ -1248,6 +1272,7 @@ class StaffScreen(QWidget):
         self.prints_page.print_queued.connect(self.print_queued)
         self.report_page.print_queued.connect(self.print_queued)
         self.settings_page.settings_changed.connect(self.settings_changed)
+        self.settings_page.quit_requested.connect(self.quit_requested)
 
         self.heading = WrappedLabel(TextRole.HEADING)
         self.assisted_button = button()
