@@ -325,9 +325,8 @@ def test_the_leak_finder_finds_a_name_left_behind(qtbot: QtBot, make_kiosk: Make
     assert reachable_personal_data(window, stop_at=(SimulatedCardReader,)) != []
 
 
-def enter_staff_mode(qtbot: QtBot, window: MainWindow, pin: str) -> StaffScreen:
-    for _ in range(5):
-        tap(qtbot, window.top_bar.station_name)
+def type_staff_pin(qtbot: QtBot, window: MainWindow, pin: str) -> StaffScreen:
+    """Type `pin` on the staff PIN pad the window shows; the dashboard it opens."""
     pad = window._staff_pin
     qtbot.waitUntil(lambda: pad.digit_buttons[pin[0]].isEnabled(), timeout=WAIT_MS)
     for digit in pin:
@@ -335,6 +334,13 @@ def enter_staff_mode(qtbot: QtBot, window: MainWindow, pin: str) -> StaffScreen:
     tap(qtbot, pad.ok_button)
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window._staff, timeout=WAIT_MS)
     return window._staff
+
+
+def enter_staff_mode(qtbot: QtBot, window: MainWindow, pin: str) -> StaffScreen:
+    """The hidden gesture (five taps on the station's name), then the PIN."""
+    for _ in range(5):
+        tap(qtbot, window.top_bar.station_name)
+    return type_staff_pin(qtbot, window, pin)
 
 
 def test_the_next_resident_starts_in_the_stations_language_with_sound(
@@ -401,12 +407,7 @@ def test_staff_mode_by_the_hidden_gesture_and_the_pin(qtbot: QtBot, make_kiosk: 
     pin = window._staff_pin
     assert window.stack.currentWidget() is pin
     assert window.visit.resident is None
-    qtbot.waitUntil(lambda: pin.digit_buttons["4"].isEnabled(), timeout=WAIT_MS)
-    for digit in "482916":
-        tap(qtbot, pin.digit_buttons[digit])
-    tap(qtbot, pin.ok_button)
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window._staff, timeout=WAIT_MS)
-    staff = window._staff
+    staff = type_staff_pin(qtbot, window, "482916")
     qtbot.waitUntil(lambda: staff.crash_notice.isVisible(), timeout=WAIT_MS)
     assert "意外停止" in staff.crash_notice.plain_text
     tap(qtbot, staff.crash_ok)
@@ -421,11 +422,7 @@ def test_staff_mode_by_the_hidden_gesture_and_the_pin(qtbot: QtBot, make_kiosk: 
     assert window.stack.currentWidget() is window.catalog_screen
     window.show_staff()
     assert window.stack.currentWidget() is pin
-    qtbot.waitUntil(lambda: pin.digit_buttons["4"].isEnabled(), timeout=WAIT_MS)
-    for digit in "482916":
-        tap(qtbot, pin.digit_buttons[digit])
-    tap(qtbot, pin.ok_button)
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is staff, timeout=WAIT_MS)
+    assert type_staff_pin(qtbot, window, "482916") is staff
     tap(qtbot, staff.exit_button)
     assert window.stack.currentWidget() is window.start_screen
 
