@@ -22,24 +22,32 @@ technician's settings file still wins: a key it sets is not the staff's to chang
 
 A bad file or override stops start-up with a SettingsError that names the key and, for
 the file, the line.
+
+The schema is msgspec's: its structs are built and checked in a few milliseconds, where a
+pydantic schema of the same settings cost the kiosk a tenth of a second on every start
+(bench/ui.py's cold start). msgspec reports the first problem of each table, and checks
+what it converts (`validate`, `load_settings`), not sections made in code: give those
+the declared types (`DeviceBackend.SIMULATOR`, not "simulator").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import msgspec
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from msgspec import Meta, Struct, field
 
 from kiosk.errors import SettingsError
-from kiosk.store.crypto import write_private_file
 from kiosk.tomlfile import TomlLines, syntax_error_line
 
 APP_NAME = "doorstep"
@@ -47,17 +55,26 @@ ENV_PREFIX = "KIOSK_"
 SETTINGS_FILE_NAME = "kiosk.toml"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SettingProblem(ValueError):
+    """A setting that is not valid together with the others of its table (raised in a
+    section's `__post_init__`; `key` names the setting to point at)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class _Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A table of the settings file: unknown keys are errors, values never change."""
 
 
 class StationSettings(_Section):
     """Who this station is. The code appears in every application reference."""
 
-    code: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,12}$")] = "DEMO01"
-    name_zh: Annotated[str, Field(min_length=1, max_length=60)] = "示例街道家门口服务站"
-    name_en: Annotated[str, Field(min_length=1, max_length=120)] = "Sample Street Service Station"
-    phone: Annotated[str, Field(pattern=r"^[0-9-]{3,20}$")] = "12345"
+    code: Annotated[str, Meta(pattern=r"^[A-Z0-9]{2,12}$")] = "DEMO01"
+    name_zh: Annotated[str, Meta(min_length=1, max_length=60)] = "示例街道家门口服务站"
+    name_en: Annotated[str, Meta(min_length=1, max_length=120)] = "Sample Street Service Station"
+    phone: Annotated[str, Meta(pattern=r"^[0-9-]{3,20}$")] = "12345"
 
 
 class UiSettings(_Section):
@@ -69,8 +86,8 @@ class UiSettings(_Section):
     # Spoken prompts (espeak-ng); residents can mute them on the screen.
     speech: bool = True
     # A visit left alone this long is warned about, then wiped this much later.
-    idle_warning_s: Annotated[int, Field(ge=10, le=1800)] = 60
-    idle_timeout_s: Annotated[int, Field(ge=5, le=600)] = 20
+    idle_warning_s: Annotated[int, Meta(ge=10, le=1800)] = 60
+    idle_timeout_s: Annotated[int, Meta(ge=5, le=600)] = 20
 
 
 class DeviceBackend(StrEnum):
@@ -102,54 +119,41 @@ class CameraSettings(_Section):
     `/dev/v4l/by-id/...-video-index0` link (`kiosk camera list` shows it), since indexes
     move when cameras are plugged in another order. `simulator_path` (a video file or a
     folder of images) is relative to the assets folder unless absolute. `scenes` may be
-    given in an environment variable as a comma-separated list.
+    given as a comma-separated string (an environment variable, say).
     """
 
-    device: Annotated[str, Field(min_length=1, max_length=500)] = "0"
-    width: Annotated[int, Field(ge=160, le=7680)] = 1280
-    height: Annotated[int, Field(ge=120, le=4320)] = 720
-    fps: Annotated[float, Field(ge=1, le=120)] = 15.0
+    device: Annotated[str, Meta(min_length=1, max_length=500)] = "0"
+    width: Annotated[int, Meta(ge=160, le=7680)] = 1280
+    height: Annotated[int, Meta(ge=120, le=4320)] = 720
+    fps: Annotated[float, Meta(ge=1, le=120)] = 15.0
     simulator: Literal["synthetic", "video", "images"] = "synthetic"
-    simulator_path: Annotated[str, Field(max_length=1000, validate_default=True)] = ""
-    scenes: Annotated[tuple[SceneName, ...], Field(max_length=50)] = (
+    simulator_path: Annotated[str, Meta(max_length=1000)] = ""
+    scenes: Annotated[tuple[SceneName, ...], Meta(max_length=50)] = (
         "face",
         "card",
         "voucher",
         "empty",
     )
-    hold_s: Annotated[float, Field(ge=0.1, le=3600)] = 3.0  # each scene or image, simulated
+    hold_s: Annotated[float, Meta(ge=0.1, le=3600)] = 3.0  # each scene or image, simulated
 
-    @field_validator("simulator_path")
-    @classmethod
-    def _simulator_needs_its_media(cls, value: str, info: ValidationInfo) -> str:
-        simulator = info.data.get("simulator", "synthetic")
-        if simulator != "synthetic" and not value:
-            raise ValueError(f"simulator = {simulator!r} needs a video file or image folder")
-        return value
-
-    @field_validator("scenes", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("scenes")
-    @classmethod
-    def _some_scene(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("name at least one scene")
-        return value
+    def __post_init__(self) -> None:
+        if self.simulator != "synthetic" and not self.simulator_path:
+            raise SettingProblem(
+                "simulator_path",
+                f"simulator = {self.simulator!r} needs a video file or image folder",
+            )
+        if not self.scenes:
+            raise SettingProblem("scenes", "name at least one scene")
 
 
 class DocumentCameraSettings(CameraSettings):
     """The document camera (高拍仪): a CameraSettings with its own defaults, so that a
     `[document_camera]` table naming only some keys keeps these for the rest."""
 
-    device: Annotated[str, Field(min_length=1, max_length=500)] = "1"
-    width: Annotated[int, Field(ge=160, le=7680)] = 1920
-    height: Annotated[int, Field(ge=120, le=4320)] = 1080
-    scenes: Annotated[tuple[SceneName, ...], Field(max_length=50)] = ("page",)
+    device: Annotated[str, Meta(min_length=1, max_length=500)] = "1"
+    width: Annotated[int, Meta(ge=160, le=7680)] = 1920
+    height: Annotated[int, Meta(ge=120, le=4320)] = 1080
+    scenes: Annotated[tuple[SceneName, ...], Meta(max_length=50)] = ("page",)
 
 
 class PrinterSettings(_Section):
@@ -157,11 +161,11 @@ class PrinterSettings(_Section):
     folder the simulated printer writes PDFs into (`"simulator"`)."""
 
     # The CUPS queue; empty: CUPS's default printer.
-    name: Annotated[str, Field(max_length=127, pattern=r"^[^\s/#]*$")] = ""
+    name: Annotated[str, Meta(max_length=127, pattern=r"^[^\s/#]*$")] = ""
     # The CUPS server (host[:port] or a socket path); empty: the machine's own CUPS.
-    server: Annotated[str, Field(max_length=500)] = ""
+    server: Annotated[str, Meta(max_length=500)] = ""
     # The simulated printer's folder; empty: `printed/` in the data folder.
-    folder: Annotated[str, Field(max_length=1000)] = ""
+    folder: Annotated[str, Meta(max_length=1000)] = ""
     # What receipts are printed on: A4 sheets or the 80 mm roll of a receipt printer.
     paper: Literal["a4", "roll80"] = "a4"
 
@@ -173,13 +177,117 @@ class LogSettings(_Section):
 class Settings(_Section):
     """Every setting of the kiosk, in sections that match the TOML file's tables."""
 
-    station: StationSettings = StationSettings()
-    ui: UiSettings = UiSettings()
-    devices: DeviceSettings = DeviceSettings()
-    camera: CameraSettings = CameraSettings()
-    document_camera: DocumentCameraSettings = DocumentCameraSettings()
-    printer: PrinterSettings = PrinterSettings()
-    log: LogSettings = LogSettings()
+    station: StationSettings = field(default_factory=StationSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+    devices: DeviceSettings = field(default_factory=DeviceSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    document_camera: DocumentCameraSettings = field(default_factory=DocumentCameraSettings)
+    printer: PrinterSettings = field(default_factory=PrinterSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+
+#: Each table of the settings file and the section that checks it.
+SECTIONS: Mapping[str, type[_Section]] = {
+    each.name: each.type for each in msgspec.structs.fields(Settings)
+}
+
+
+class InvalidSettings(Exception):
+    """Settings that did not pass the schema: each problem's place (table, key) and what
+    is wrong, in words for the technician."""
+
+    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def validate(tables: Mapping[str, Any]) -> Settings:
+    """Settings from their tables (strings are read as the numbers and booleans a key
+    wants, as environment variables give them); InvalidSettings naming every bad table's
+    first problem, and every unknown table."""
+    sections: dict[str, _Section] = {}
+    problems: list[tuple[tuple[str, ...], str]] = []
+    for table, values in tables.items():
+        section = SECTIONS.get(table)
+        if section is None:
+            problems.append(((table,), "unknown setting"))
+            continue
+        try:
+            sections[table] = msgspec.convert(_split_lists(section, values), section, strict=False)
+        except msgspec.ValidationError as exc:
+            problems.append(_explain(table, section, exc))
+    if problems:
+        raise InvalidSettings(problems)
+    return Settings(**sections)
+
+
+def setting_bounds(section: type[_Section], key: str) -> tuple[float, float]:
+    """The least and greatest value the schema allows for a number setting."""
+    (meta,) = (m for m in _metadata(section, key) if isinstance(m, Meta))
+    if meta.ge is None or meta.le is None:
+        raise ValueError(f"{section.__name__}.{key} has no bounds")
+    return meta.ge, meta.le
+
+
+def _fields(section: type[_Section]) -> dict[str, Any]:
+    return {each.name: each.type for each in msgspec.structs.fields(section)}
+
+
+def _metadata(section: type[_Section], key: str) -> tuple[Any, ...]:
+    return typing.get_args(_fields(section)[key])[1:]
+
+
+def _split_lists(section: type[_Section], values: Any) -> Any:
+    """`values` with a comma-separated string given for a list setting made a list."""
+    if not isinstance(values, dict):
+        return values
+    fields = _fields(section)
+    split = dict(values)
+    for key, value in values.items():
+        kind = fields.get(key)
+        if isinstance(value, str) and kind is not None and _origin(kind) is tuple:
+            split[key] = [part.strip() for part in value.split(",") if part.strip()]
+    return split
+
+
+def _origin(kind: Any) -> Any:
+    if typing.get_origin(kind) is Annotated:
+        kind = typing.get_args(kind)[0]
+    return typing.get_origin(kind) or kind
+
+
+_PLACE = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<key>[^`]*)`$")
+
+
+def _explain(
+    table: str, section: type[_Section], exc: msgspec.ValidationError
+) -> tuple[tuple[str, ...], str]:
+    """Where in `table` msgspec's error is, and what it means."""
+    if isinstance(exc.__cause__, SettingProblem):
+        return (table, exc.__cause__.key), str(exc.__cause__)
+    match = _PLACE.match(str(exc))
+    message, path = (match["message"], match["path"] or "") if match else (str(exc), "")
+    key = re.split(r"[.\[]", path.removeprefix("."), maxsplit=1)[0]
+    if unknown := _UNKNOWN_FIELD.match(message):
+        return (table, unknown["key"]), "unknown setting"
+    if not key:
+        return (table,), f"{message} (a table of settings is needed)"
+    choices = _choices(_fields(section).get(key))
+    if choices and message.startswith("Invalid enum value"):
+        message = f"{message}: choose one of {', '.join(repr(c) for c in choices)}"
+    return (table, key), message
+
+
+def _choices(kind: Any) -> tuple[Any, ...]:
+    """The values a Literal or enum setting (or a list of them) allows; () for others."""
+    while typing.get_origin(kind) in (Annotated, tuple):
+        kind = typing.get_args(kind)[0]
+    if typing.get_origin(kind) is Literal:
+        return typing.get_args(kind)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return tuple(member.value for member in kind)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -278,14 +386,12 @@ def load_settings(
 
     merged, sources = _apply_env(_with_station_defaults(from_file, data_dir), env)
     try:
-        return Settings.model_validate(merged)
-    except ValidationError as exc:
+        return validate(merged)
+    except InvalidSettings as exc:
         lines = TomlLines(text)
         problems = []
-        for error in exc.errors(include_url=False):
-            location = tuple(str(part) for part in error["loc"])
+        for location, message in exc.problems:
             key = ".".join(location)
-            message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
             if location[:2] in sources:
                 problems.append(f"{sources[location[:2]]} (setting {key}): {message}")
             else:
@@ -350,17 +456,16 @@ def read_local_settings(data_dir: Path) -> dict[str, dict[str, Any]]:
         values = found.get(table)
         if not isinstance(values, dict):
             continue
-        section = Settings.model_fields[table].annotation
         for key in keys:
-            if key in values and _valid(section, key, values[key]):
+            if key in values and _valid(table, key, values[key]):
                 kept.setdefault(table, {})[key] = values[key]
     return kept
 
 
-def _valid(section: Any, key: str, value: Any) -> bool:
+def _valid(table: str, key: str, value: Any) -> bool:
     try:
-        section.model_validate({key: value})
-    except ValidationError:
+        validate({table: {key: value}})
+    except InvalidSettings:
         return False
     return True
 
@@ -376,14 +481,14 @@ def save_local_settings(data_dir: Path, changes: Mapping[str, Mapping[str, Any]]
             raise SettingsError(f"staff may not change {table}.{', '.join(refused)}")
         merged.setdefault(table, {}).update(values)
     try:
-        Settings.model_validate(merged)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
+        validate(merged)
+    except InvalidSettings as exc:
+        problems = "; ".join(f"{'.'.join(where)}: {message}" for where, message in exc.problems)
         raise SettingsError(f"not valid settings: {problems}") from None
     content = json.dumps(merged, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    # Imported here: the cryptography it brings is not needed to start the window.
+    from kiosk.store.crypto import write_private_file
+
     write_private_file(local_settings_file(data_dir), content.encode("utf-8"))
 
 
@@ -418,9 +523,9 @@ def check_district_settings(tables: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise SettingsError(f"the district may not set these tables: {', '.join(unknown)}")
     try:
-        Settings.model_validate(managed)
-    except ValidationError as exc:
-        count = exc.error_count()
+        validate(managed)
+    except InvalidSettings as exc:
+        count = len(exc.problems)
         raise SettingsError(f"the district's settings are not valid: {count} problem(s)") from None
     return managed
 

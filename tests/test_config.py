@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.config import DeviceBackend, load_settings, resolve_data_dir
+from kiosk.config import (
+    DeviceBackend,
+    StationSettings,
+    UiSettings,
+    load_settings,
+    resolve_data_dir,
+    setting_bounds,
+)
 from kiosk.errors import SettingsError
 
 
@@ -58,6 +65,37 @@ def test_a_bad_value_names_the_key_and_the_line(
     with pytest.raises(SettingsError) as error:
         load_settings(tmp_path, env={})
     assert f"line {line}: {key}" in str(error.value)
+
+
+def test_a_bad_choice_says_what_may_be_chosen(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text('[printer]\npaper = "letter"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"line 2: printer\.paper: .*'a4', 'roll80'"):
+        load_settings(tmp_path, env={})
+
+
+def test_every_bad_table_is_named_at_once(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text(
+        '[ui]\nidle_warning_s = 3\n[station]\ncode = "x"\n[log]\nlevel = "LOUD"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SettingsError) as error:
+        load_settings(tmp_path, env={})
+    message = str(error.value)
+    assert "line 2: ui.idle_warning_s: Expected `int` >= 10" in message
+    assert "line 4: station.code" in message
+    assert "line 6: log.level" in message
+
+
+def test_a_list_may_be_given_comma_separated(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text('[camera]\nscenes = "qr, face"\n', encoding="utf-8")
+    assert load_settings(tmp_path, env={}).camera.scenes == ("qr", "face")
+
+
+def test_number_settings_know_their_bounds() -> None:
+    assert setting_bounds(UiSettings, "idle_warning_s") == (10, 1800)
+    assert setting_bounds(UiSettings, "idle_timeout_s") == (5, 600)
+    with pytest.raises(ValueError, match="no bounds"):
+        setting_bounds(StationSettings, "code")
 
 
 def test_broken_toml_names_the_line(tmp_path: Path) -> None:

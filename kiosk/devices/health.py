@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from kiosk.config import DeviceBackend, Paths, Settings
 from kiosk.devices.discovery import FAMILIES, DeviceReport, discover
 from kiosk.errors import DoorstepError
@@ -355,7 +357,7 @@ class KitChecks:
     def _discovered(self, family: str) -> DeviceReport:
         """What `kiosk doctor` finds for `family` alone (the others are not looked at)."""
         others = {other: DeviceBackend.SIMULATOR for other in FAMILIES if other != family}
-        devices = self._settings.devices.model_copy(update=others)
+        devices = msgspec.structs.replace(self._settings.devices, **others)
         return discover(devices, self._settings.printer)[family]
 
 

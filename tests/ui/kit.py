@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.config import (
     CameraSettings,
+    DeviceBackend,
     DeviceSettings,
     DocumentCameraSettings,
     Paths,
@@ -36,11 +37,11 @@ from kiosk.ui.tasks import TaskManager
 from kiosk.ui.window import MainWindow
 
 SIMULATED = DeviceSettings(
-    card_reader="simulator",
-    camera="simulator",
-    document_camera="simulator",
-    scanner="simulator",
-    printer="simulator",
+    card_reader=DeviceBackend.SIMULATOR,
+    camera=DeviceBackend.SIMULATOR,
+    document_camera=DeviceBackend.SIMULATOR,
+    scanner=DeviceBackend.SIMULATOR,
+    printer=DeviceBackend.SIMULATOR,
 )
 
 

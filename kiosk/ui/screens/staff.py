@@ -47,6 +47,7 @@ from kiosk.config import (
     fixed_by_file,
     load_settings,
     save_local_settings,
+    setting_bounds,
 )
 from kiosk.core.applications import Applications, ApplicationView, State
 from kiosk.core.staff import MAX_PIN_DIGITS, Attempt, LockStatus, StaffLock, Verdict
@@ -1011,10 +1012,8 @@ class _Stepper:
 
 def _stepper(key: str, step: int) -> _Stepper:
     """A stepper for an idle time, within the bounds the settings schema gives it."""
-    limits = UiSettings.model_fields[key].metadata
-    low = next(limit.ge for limit in limits if hasattr(limit, "ge"))
-    high = next(limit.le for limit in limits if hasattr(limit, "le"))
-    return _Stepper(key, step, low, high)
+    low, high = setting_bounds(UiSettings, key)
+    return _Stepper(key, step, int(low), int(high))
 
 
 IDLE_STEPPERS = (_stepper("idle_warning_s", 10), _stepper("idle_timeout_s", 5))
