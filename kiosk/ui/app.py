@@ -12,13 +12,13 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QWidget
 
 from kiosk.config import Settings
-from kiosk.core.catalog import Catalog
 from kiosk.ui import theme
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.fonts import load_font
@@ -29,6 +29,9 @@ from kiosk.ui.scanner import ScannerKeyFilter
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.theme import TextRole
 from kiosk.ui.window import MainWindow
+
+if TYPE_CHECKING:  # the catalog's models load with the catalog, after the first paint
+    from kiosk.core.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,6 @@ def run(
         window.scanner_gun = scanner.gun
         scanner.voucher_scanned.connect(window.voucher_scanned)
         scanner.scan_failed.connect(window.scan_failed)
-        scanner.install(app)
         quitting = False
         lockdown: Lockdown | None = None
         if settings.ui.fullscreen and not windowed:
@@ -90,6 +92,7 @@ def run(
                 ),
                 Qt.ConnectionType.SingleShotConnection,
             )
+
         def quit_now() -> None:
             nonlocal quitting
             quitting = True
@@ -98,9 +101,17 @@ def run(
         window.quit_requested.connect(quit_now)
         if quit_after is not None:
             QTimer.singleShot(round(quit_after * 1000), app, quit_now)
-        # After the first paint: parsing the catalog and loading the pinyin dictionaries
-        # for its search hold the interpreter, and would slow the first drawing down.
-        FirstPaint(window, lambda: window.load_catalog(load_catalog))
+
+        def after_first_paint() -> None:
+            # Parsing the catalog and loading the pinyin dictionaries for its search hold
+            # the interpreter, and would slow the first drawing down. The scanner gun's
+            # filter sees every event of the application, and PySide then wraps each
+            # receiver, which is slow the first time; the gun can only type into a window
+            # that is there.
+            scanner.install(app)
+            window.load_catalog(load_catalog)
+
+        FirstPaint(window, after_first_paint)
         try:
             return app.exec()
         finally:

@@ -1,7 +1,8 @@
 """The idle timer: a visit left alone is warned about, then wiped.
 
 `IdleWatcher` watches every touch, click and key press of the application (an event
-filter). While it is armed (a visit is under way), `warning_s` seconds without input
+filter, there only while it is armed: the start screen's events never go through
+Python for it). While it is armed (a visit is under way), `warning_s` seconds without input
 show the warning — an `IdleOverlay` over the whole window with a countdown and a big
 "I'm here" button — and `timeout_s` more seconds end the visit (`expired`): the window
 wipes the resident's data and returns to the start screen. Any input while the warning
@@ -43,6 +44,7 @@ class IdleWatcher(QObject):
         self._timeout_s = max(1, round(timeout_s))
         self._left = 0
         self._armed = False
+        self._installed = False
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.timeout.connect(self._warn)
@@ -64,24 +66,35 @@ class IdleWatcher(QObject):
         return self._tick.isActive()
 
     def install(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
+        """Watch the application's input whenever armed (until `uninstall`)."""
+        self._installed = True
+        self._watch(self._armed)
 
     def uninstall(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        self._installed = False
+        self._watch(False)
 
     def arm(self) -> None:
         """A visit is under way: start counting (again) from now."""
         self._armed = True
+        self._watch(self._installed)
         self.touched()
 
     def disarm(self) -> None:
         self._armed = False
+        self._watch(False)
         self._idle.stop()
         self._tick.stop()
+
+    def _watch(self, on: bool) -> None:
+        app = QApplication.instance()
+        if app is None:
+            return
+        # Installing twice keeps one filter; removing one that is not there does nothing.
+        if on:
+            app.installEventFilter(self)
+        else:
+            app.removeEventFilter(self)
 
     def touched(self) -> None:
         if not self._armed:

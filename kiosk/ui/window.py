@@ -27,13 +27,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.config import Settings, StationSettings
-from kiosk.core.catalog import Catalog, ServiceItem
 from kiosk.core.identity import Identity
 from kiosk.core.visit import Submitted, Visit, submit
 from kiosk.core.voucher import Voucher, VoucherInvalid, parse_voucher
@@ -44,14 +43,24 @@ from kiosk.ui import theme
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.idle import IdleOverlay, IdleWatcher
 from kiosk.ui.kit import Kit
-from kiosk.ui.screens.catalog import CatalogScreen
-from kiosk.ui.screens.guide import GuideScreen
 from kiosk.ui.screens.start import StartScreen
-from kiosk.ui.screens.visit import DoneScreen, IdentifyScreen, MyApplicationsScreen, ReviewScreen
 from kiosk.ui.strings import Language, text
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import WrappedLabel, button
+
+if TYPE_CHECKING:
+    # The catalog's models load with the catalog, and the screens past the start screen
+    # are made, after the first paint (MainWindow._make_screens).
+    from kiosk.core.catalog import Catalog, ServiceItem
+    from kiosk.ui.screens.catalog import CatalogScreen
+    from kiosk.ui.screens.guide import GuideScreen
+    from kiosk.ui.screens.visit import (
+        DoneScreen,
+        IdentifyScreen,
+        MyApplicationsScreen,
+        ReviewScreen,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -149,17 +158,10 @@ class MainWindow(QMainWindow):
         self.top_bar = TopBar(settings.station)
         self.offline_banner = self.top_bar.offline
         self.start_screen = StartScreen()
-        self.catalog_screen = CatalogScreen()
-        self.guide_screen = GuideScreen(settings.station.phone)
-        self.guide_screen.set_can_apply(self._kit.applications is not None)
-        self.identify_screen = IdentifyScreen(demo=self._kit.demo)
-        self.review_screen = ReviewScreen()
-        self.done_screen = DoneScreen()
-        self.mine_screen = MyApplicationsScreen()
+        self._made = False  # the screens past the start screen (see _make_screens)
         self._capture: Any = None  # the CaptureScreen, made when first needed (OpenCV)
         self.stack = QStackedWidget()
-        for screen in self._screens():
-            self.stack.addWidget(screen)
+        self.stack.addWidget(self.start_screen)
         # The stack's own smallest size, not the largest of its screens': the window's
         # size limits then never move while it is shown. Each screen is checked to fit
         # the window by itself (tests/ui/test_ageing_floor.py).
@@ -172,20 +174,6 @@ class MainWindow(QMainWindow):
         bar.staff_gesture.connect(self.show_staff)
         self.start_screen.start_requested.connect(self.show_catalog)
         self.start_screen.mine_requested.connect(self.show_mine)
-        self.catalog_screen.back_requested.connect(self.end_visit)
-        self.catalog_screen.item_chosen.connect(self.show_guide)
-        self.catalog_screen.retry_requested.connect(self._reload)
-        self.guide_screen.back_requested.connect(self.show_catalog)
-        self.guide_screen.apply_requested.connect(self.apply)
-        self.identify_screen.back_requested.connect(self._identify_back)
-        self.identify_screen.continue_requested.connect(self._after_identify)
-        self.identify_screen.demo_card.connect(self._demo_card)
-        self.identify_screen.demo_voucher.connect(self._demo_voucher)
-        self.review_screen.back_requested.connect(self._review_back)
-        self.review_screen.submit_requested.connect(self._submit)
-        self.done_screen.rated.connect(self._rated)
-        self.done_screen.finished.connect(self.end_visit)
-        self.mine_screen.back_requested.connect(self.end_visit)
         self.bridge.card_event.connect(self._card_event)
         self.bridge.sync_status.connect(self._sync_status)
         self.bridge.watch_sync(self._kit.sync)
@@ -203,7 +191,6 @@ class MainWindow(QMainWindow):
         self.idle.resumed.connect(self.idle_overlay.hide)
         self.idle.expired.connect(self._idle_expired)
         self.idle_overlay.continue_requested.connect(self.idle.touched)
-        self.catalog_screen.keyboard.typed.connect(self.idle.touched)
         self.idle.install()
 
         self._look_timer = QTimer(self)
@@ -241,21 +228,105 @@ class MainWindow(QMainWindow):
             screen.photo_done.connect(self._photo_done)
             screen.cancelled.connect(self._capture_cancelled)
             screen.activity.connect(self.idle.touched)
+            self.stack.addWidget(screen)  # first: retranslate measures with the style sheet
             screen.retranslate(self._lang)
-            self.stack.addWidget(screen)
             self._capture = screen
         return self._capture
 
+    # The screens past the start screen. The first use of any makes them all: the first
+    # catalog load does, right after the window's first paint (kiosk/ui/app.py), so that
+    # the start screen is drawn without waiting for them, their modules and their style.
+
+    @property
+    def catalog_screen(self) -> CatalogScreen:
+        self._make_screens()
+        return self._catalog_screen
+
+    @property
+    def guide_screen(self) -> GuideScreen:
+        self._make_screens()
+        return self._guide_screen
+
+    @property
+    def identify_screen(self) -> IdentifyScreen:
+        self._make_screens()
+        return self._identify_screen
+
+    @property
+    def review_screen(self) -> ReviewScreen:
+        self._make_screens()
+        return self._review_screen
+
+    @property
+    def done_screen(self) -> DoneScreen:
+        self._make_screens()
+        return self._done_screen
+
+    @property
+    def mine_screen(self) -> MyApplicationsScreen:
+        self._make_screens()
+        return self._mine_screen
+
+    def _make_screens(self) -> None:
+        if self._made:
+            return
+        self._made = True
+        from kiosk.ui.screens.catalog import CatalogScreen
+        from kiosk.ui.screens.guide import GuideScreen
+        from kiosk.ui.screens.visit import (
+            DoneScreen,
+            IdentifyScreen,
+            MyApplicationsScreen,
+            ReviewScreen,
+        )
+
+        self._catalog_screen = CatalogScreen()
+        self._guide_screen = GuideScreen(self._settings.station.phone)
+        self._guide_screen.set_can_apply(self._kit.applications is not None)
+        self._identify_screen = IdentifyScreen(demo=self._kit.demo)
+        self._review_screen = ReviewScreen()
+        self._review_screen.set_offline(self._offline)
+        self._done_screen = DoneScreen()
+        self._mine_screen = MyApplicationsScreen()
+        self._catalog_screen.back_requested.connect(self.end_visit)
+        self._catalog_screen.item_chosen.connect(self.show_guide)
+        self._catalog_screen.retry_requested.connect(self._reload)
+        self._catalog_screen.keyboard.typed.connect(self.idle.touched)
+        self._guide_screen.back_requested.connect(self.show_catalog)
+        self._guide_screen.apply_requested.connect(self.apply)
+        self._identify_screen.back_requested.connect(self._identify_back)
+        self._identify_screen.continue_requested.connect(self._after_identify)
+        self._identify_screen.demo_card.connect(self._demo_card)
+        self._identify_screen.demo_voucher.connect(self._demo_voucher)
+        self._review_screen.back_requested.connect(self._review_back)
+        self._review_screen.submit_requested.connect(self._submit)
+        self._done_screen.rated.connect(self._rated)
+        self._done_screen.finished.connect(self.end_visit)
+        self._mine_screen.back_requested.connect(self.end_visit)
+        for screen in self._visit_screens():
+            # In the window first: labels measured in retranslate need its style sheet.
+            self.stack.addWidget(screen)
+            screen.retranslate(self._lang)
+
+    def _visit_screens(self) -> list[Any]:
+        """The screens past the start screen, as far as they have been made."""
+        if not self._made:
+            return []
+        return [
+            self._catalog_screen,
+            self._guide_screen,
+            self._identify_screen,
+            self._review_screen,
+            self._done_screen,
+            self._mine_screen,
+        ]
+
     def _screens(self) -> list[QWidget]:
+        """Every screen made so far."""
         return [
             self.start_screen,
-            self.catalog_screen,
-            self.guide_screen,
-            self.identify_screen,
+            *self._visit_screens(),
             *(s for s in (self._capture, self._staff_pin, self._staff) if s is not None),
-            self.review_screen,
-            self.done_screen,
-            self.mine_screen,
         ]
 
     def set_language(self, lang: Language) -> None:
@@ -312,7 +383,8 @@ class MainWindow(QMainWindow):
     # -- navigation ---------------------------------------------------------------------
 
     def show_start(self) -> None:
-        self.catalog_screen.reset()
+        if self._made:
+            self._catalog_screen.reset()
         self.idle.disarm()
         self.idle.set_times(self._settings.ui.idle_warning_s, self._settings.ui.idle_timeout_s)
         self.idle_overlay.hide()
@@ -487,10 +559,11 @@ class MainWindow(QMainWindow):
         self._card_watcher = None
         if self._capture is not None:
             self._capture.wipe()
-        for screen in (self.identify_screen, self.review_screen, self.done_screen,
-                       self.mine_screen):
-            screen.clear()
-        self.catalog_screen.reset()
+        if self._made:
+            for screen in (self._identify_screen, self._review_screen, self._done_screen,
+                           self._mine_screen):
+                screen.clear()
+            self._catalog_screen.reset()
         self.visit_wiped.emit()
 
     def _idle_expired(self) -> None:
@@ -583,7 +656,8 @@ class MainWindow(QMainWindow):
             self._offline = offline
             self.top_bar.station_name.setVisible(not offline)
             self.top_bar.offline.setVisible(offline)
-            self.review_screen.set_offline(offline)
+            if self._made:
+                self._review_screen.set_offline(offline)
 
     # -- the cameras, looked at off the main thread -------------------------------------
 
@@ -660,8 +734,8 @@ class MainWindow(QMainWindow):
             self._staff_pin = StaffPinScreen(StaffLock(self._kit.paths), self._tasks)
             self._staff_pin.unlocked.connect(self._staff_unlocked)
             self._staff_pin.cancelled.connect(self.end_visit)
-            self._staff_pin.retranslate(self._lang)
             self.stack.addWidget(self._staff_pin)
+            self._staff_pin.retranslate(self._lang)
         self.idle.set_times(self._settings.ui.idle_warning_s, self._settings.ui.idle_timeout_s)
         self.idle.arm()
         self._show(self._staff_pin)
@@ -697,8 +771,8 @@ class MainWindow(QMainWindow):
             self._staff.crashes_acknowledged.connect(self._crashes_seen)
             self._staff.settings_changed.connect(self._settings_saved)
             self._staff.quit_requested.connect(self.quit_requested)
-            self._staff.retranslate(self._lang)
             self.stack.addWidget(self._staff)
+            self._staff.retranslate(self._lang)
         # Staff work longer between touches than residents; still time-limited.
         from kiosk.core.staff import SESSION_IDLE_S
 

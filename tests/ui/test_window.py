@@ -9,13 +9,16 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import QPoint
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QObject, QPoint
+from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
+from kiosk.config import Settings, UiSettings
 from kiosk.core.catalog import Catalog
 from kiosk.errors import DoorstepError
+from kiosk.ui.idle import IdleWatcher
 from kiosk.ui.strings import text
+from kiosk.ui.tasks import TaskManager
 from kiosk.ui.window import MainWindow
 from tests.ui.kit import tap
 
@@ -281,3 +284,65 @@ def test_the_sample_catalog_can_be_browsed(
     assert [row.text() for row in screen.rows()] == [item.name_zh for item in first]
     tap(qtbot, screen.rows()[0])
     assert window.guide_screen.heading.plain_text == first[0].name_zh
+
+
+def test_the_start_screen_is_drawn_before_the_other_screens_are_made(
+    qtbot: QtBot, tasks: TaskManager, catalog: Catalog
+) -> None:
+    window = MainWindow(Settings(ui=UiSettings(language="en", fullscreen=False)), tasks)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    # Only the start screen until one of the others is first needed (the catalog load
+    # after the first paint, in `kiosk run`): their making and styling wait.
+    assert window.stack.count() == 1
+    assert current(window) is window.start_screen
+    window.wipe()  # nothing to wipe on screens not made yet; and nothing made for it
+    assert window.stack.count() == 1
+
+    with qtbot.waitSignal(window.catalog_settled):
+        window.load_catalog(lambda: catalog)
+    screens = [
+        window.catalog_screen,
+        window.guide_screen,
+        window.identify_screen,
+        window.review_screen,
+        window.done_screen,
+        window.mine_screen,
+    ]
+    assert window.stack.count() == 1 + len(screens)
+    assert all(window.stack.indexOf(screen) > 0 for screen in screens)
+    assert current(window) is window.start_screen
+    # Made late, they still speak the window's language.
+    assert window.catalog_screen.heading.plain_text == "Choose a service"
+    tap(qtbot, window.start_screen.start_button)
+    assert current(window) is window.catalog_screen
+
+
+def test_the_idle_watcher_sees_input_only_while_a_visit_is_under_way(qtbot: QtBot) -> None:
+    class Counting(IdleWatcher):
+        seen = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            self.seen += 1
+            return super().eventFilter(watched, event)
+
+    target = QPushButton("x")
+    qtbot.addWidget(target)
+    target.show()
+    qtbot.waitExposed(target)
+    watcher = Counting(60, 20)
+    watcher.install()
+    tap(qtbot, target)
+    assert watcher.seen == 0  # the start screen's events never go through it
+    watcher.arm()
+    tap(qtbot, target)
+    assert watcher.seen > 0 and watcher.armed
+    watcher.disarm()
+    watcher.seen = 0
+    tap(qtbot, target)
+    assert watcher.seen == 0
+    watcher.arm()
+    watcher.uninstall()
+    tap(qtbot, target)
+    assert watcher.seen == 0

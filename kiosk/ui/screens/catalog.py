@@ -14,6 +14,8 @@ results show as each key is tapped: beneath the search row there is no room for 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -24,13 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.core.catalog import Catalog, Category, ServiceItem
 from kiosk.errors import DoorstepError
 from kiosk.ui import theme
 from kiosk.ui.keyboard import OnScreenKeyboard
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import PRESSES, TextButton, WrappedLabel, button, touch_scroll_area
+
+if TYPE_CHECKING:  # the catalog's models load with the catalog, after the first paint
+    from kiosk.core.catalog import Catalog, Category, ServiceItem
 
 
 def resident_message(error: BaseException, lang: Language) -> str:

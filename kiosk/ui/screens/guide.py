@@ -5,14 +5,18 @@ sections that scroll under a finger."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from kiosk.core.catalog import Material, ServiceItem
 from kiosk.ui import theme
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import WrappedLabel, button, label, touch_scroll_area
+
+if TYPE_CHECKING:  # the catalog's models load with the catalog, after the first paint
+    from kiosk.core.catalog import Material, ServiceItem
 
 SECTIONS = (
     "section_eligibility",

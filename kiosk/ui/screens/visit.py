@@ -9,10 +9,11 @@ idle wipe.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from kiosk.core.catalog import ServiceItem
 from kiosk.core.identity import Identity
 from kiosk.core.states import ApplicationView, State
 from kiosk.core.visit import Visit
@@ -21,6 +22,9 @@ from kiosk.ui import theme
 from kiosk.ui.strings import Language, text
 from kiosk.ui.theme import ButtonKind, TextRole
 from kiosk.ui.widgets import TextButton, WrappedLabel, button, touch_scroll_area
+
+if TYPE_CHECKING:  # the catalog's models load with the catalog, after the first paint
+    from kiosk.core.catalog import ServiceItem
 
 RATINGS = {5: "rating_5", 4: "rating_4", 3: "rating_3", 2: "rating_2", 1: "rating_1"}
 STATE_KEYS = {
