@@ -128,31 +128,49 @@ def run(
 ) -> None:
     """Start the kiosk."""
     with _reported():
-        settings, store = _open_store(context, console_log=True)
-    from kiosk.core.catalog_store import load_catalog
+        settings = context.settings()
+    _configure_logging(context.paths, settings.log.level, console=True)
     from kiosk.ui.app import run as run_ui
+    from kiosk.ui.crash import crash_folder, install_crash_reporter
 
     log.info("Doorstep %s starting (data folder %s)", __version__, context.paths.data_dir)
-    from kiosk.ui.crash import crash_folder, install_crash_reporter
-    from kiosk.ui.kit import start_kit
-
     install_crash_reporter(crash_folder(context.paths.data_dir))
-    services, printer, sync = _start_background_services(context, settings, store)
+    # The window draws its start screen first; the store (opened and migrated), the
+    # background services and the devices come up behind it, on a worker thread, and the
+    # catalog loads once they are up (kiosk.ui.app.run).
+    stores: list[Store] = []
+    services: list[Any] = []
+
+    def bring_up(bridge: Any) -> Any:
+        from kiosk.store.db import Store
+        from kiosk.ui.kit import start_kit
+
+        store = Store.open(context.paths)
+        stores.append(store)
+        started, printer, sync = _start_background_services(context, settings, store)
+        services.extend(started)
+        return start_kit(settings, context.paths, store, bridge, printer=printer, sync=sync)
+
+    def catalog() -> Any:
+        from kiosk.core.catalog_store import load_catalog
+
+        return load_catalog(stores[0])
+
     try:
-        status = run_ui(
-            settings,
-            lambda: load_catalog(store),
-            start_kit=lambda bridge: start_kit(
-                settings, context.paths, store, bridge, printer=printer, sync=sync
-            ),
-            windowed=windowed,
-            screenshot=screenshot,
-            quit_after=quit_after,
-        )
+        with _reported():
+            status = run_ui(
+                settings,
+                catalog,
+                start_kit=bring_up,
+                windowed=windowed,
+                screenshot=screenshot,
+                quit_after=quit_after,
+            )
     finally:
         for service in reversed(services):
             service.stop()
-        store.close()
+        for store in stores:
+            store.close()
     sys.exit(status)
 
 

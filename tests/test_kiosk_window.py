@@ -11,6 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kiosk.config import Paths
+from tests.test_store import database_from_a_newer_doorstep
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -39,3 +42,20 @@ def test_the_demo_kiosk_draws_its_window_on_a_real_x_server(data_dir: Path, tmp_
     artifacts = REPO / "build" / "screenshots"
     artifacts.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, artifacts / "kiosk-xvfb.png")
+
+
+def test_a_kiosk_that_cannot_open_its_store_says_why_and_exits(data_dir: Path) -> None:
+    database_from_a_newer_doorstep(Paths(data_dir))
+    # The start screen is drawn before the store opens; the refusal then ends the program
+    # with the reason, for systemd to start it again (and staff to read in the log).
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "kiosk", "--data-dir", str(data_dir),
+            "--config", str(REPO / "assets" / "demo" / "kiosk.toml"),
+            "run", "--windowed", "--quit-after", "60",
+        ],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 1
+    assert "newer Doorstep" in result.stderr

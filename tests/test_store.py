@@ -38,12 +38,20 @@ def test_migrations_run_at_start_and_reopening_keeps_the_data(data_dir: Path) ->
     again.close()
 
 
-def test_a_database_from_a_newer_doorstep_is_refused_and_left_intact(data_dir: Path) -> None:
-    paths = Paths(data_dir)
+def database_from_a_newer_doorstep(paths: Paths) -> None:
+    """Make the database at `paths` one that a newer Doorstep wrote (schema 9999)."""
     Store.open(paths).close()
     connection = sqlite3.connect(paths.database)
     with connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    connection.close()
+
+
+def test_a_database_from_a_newer_doorstep_is_refused_and_left_intact(data_dir: Path) -> None:
+    paths = Paths(data_dir)
+    database_from_a_newer_doorstep(paths)
+    connection = sqlite3.connect(paths.database)
+    with connection:
         connection.execute("INSERT INTO reference_counters VALUES ('ST01', '20261123', 7)")
     connection.close()
     with pytest.raises(StoreError, match="newer Doorstep"):

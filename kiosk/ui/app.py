@@ -2,8 +2,8 @@
 routed into logging, the kit (devices and services, through the bridge), the scanner
 gun's key filter, and the window — full-screen, frameless and locked down on a station
 (no way out by keyboard; the window refuses to close but when the program quits), in a
-window for development — with the catalog loading off the main thread. `kiosk run` calls
-`run`.
+window for development. The start screen is drawn first; the kit is brought up and the
+catalog loaded behind it, off the main thread. `kiosk run` calls `run`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,12 +52,16 @@ def run(
 ) -> int:
     """Show the kiosk window until the application quits; return the exit code.
 
-    `load_catalog` runs on a worker thread. `start_kit` starts the devices and services
-    the window works with, reporting to the bridge it is given (none: a window that only
-    shows the catalog). `windowed` overrides the full-screen setting
-    with a 1366×768 window. `screenshot` saves a PNG of the window once the catalog has
-    loaded (or failed) and the window has been drawn. `quit_after` quits by itself after
-    that many seconds. An existing QApplication (a test's, say) is used, not replaced.
+    The start screen is drawn first; then, on worker threads, `start_kit` brings up the
+    devices and services the window works with (the store, the printer, sync, the card
+    reader, the cameras), reporting to the bridge it is given, and once they are up
+    `load_catalog` loads the catalog. Without `start_kit`, a window that only shows the
+    catalog. If `start_kit` raises, the application quits and `run` raises that error
+    (a station's kiosk then exits for systemd to start it again). `windowed` overrides
+    the full-screen setting with a 1366×768 window. `screenshot` saves a PNG of the
+    window once the catalog has loaded (or failed) and the window has been drawn.
+    `quit_after` quits by itself after that many seconds. An existing QApplication (a
+    test's, say) is used, not replaced.
     """
     app = application()
     with qt_messages_to_logging():
@@ -66,7 +71,7 @@ def run(
         app.setFont(font)
         tasks = TaskManager()
         bridge = Bridge(tasks)
-        kit = start_kit(bridge) if start_kit is not None else Kit()
+        kit = Kit()
         window = MainWindow(settings, tasks, kit, bridge)
         scanner = ScannerKeyFilter(parent=window)
         window.scanner_gun = scanner.gun
@@ -109,23 +114,48 @@ def run(
             # receiver, which is slow the first time; the gun can only type into a window
             # that is there.
             scanner.install(app)
+            if start_kit is None:
+                window.load_catalog(load_catalog)
+            else:
+                bringing_up.append(
+                    tasks.run_in_background(lambda: start_kit(bridge), kit_up, kit_failed)
+                )
+
+        def kit_up(started: Kit) -> None:
+            nonlocal kit
+            kit = started
+            window.attach_kit(started)
             window.load_catalog(load_catalog)
 
+        def kit_failed(error: BaseException) -> None:
+            failures.append(error)
+            logger.error("the kiosk could not start its devices and services: %s", error)
+            quit_now()
+
+        bringing_up: list[Future[Kit]] = []
+        failures: list[BaseException] = []
         FirstPaint(window, after_first_paint)
         try:
-            return app.exec()
+            status = app.exec()
         finally:
             if lockdown is not None:
                 lockdown.uninstall(app)
             scanner.uninstall(app)
             kit.stop()
-            tasks.shutdown()
+            tasks.shutdown()  # waits for a bring-up still under way
+            for future in bringing_up:
+                late = future.result() if future.done() and not future.exception() else None
+                if late is not None and late is not kit:
+                    late.stop()  # up only after the application had quit
             window.close()
             window.deleteLater()
             # Quitting closes the window, and the last window closing posts a second
             # quit; left in the queue, it would stop the next event loop of a reused
             # application at once.
             QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+        if failures:
+            raise failures[0]
+        return status
 
 
 class FirstPaint(QObject):

@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self._settings = settings
         self._tasks = tasks
-        self._kit = kit or Kit()
+        self._kit = Kit()  # until attach_kit, below
         self.bridge = bridge or Bridge(tasks, self)
         self._lang: Language = settings.ui.language
         self._catalog: Catalog | None = None
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self._card_watcher: Any = None
         self._present_since: float | None = None
         self._greeted = False
-        self._muted = self._kit.speaker.muted if self._kit.speaker else not settings.ui.speech
+        self._muted = not settings.ui.speech
         self._staff_pin: Any = None  # made at the first staff gesture
         self._staff: Any = None  # made at the first unlock
         self._crash_reports: list[Any] = []
@@ -176,7 +176,6 @@ class MainWindow(QMainWindow):
         self.start_screen.mine_requested.connect(self.show_mine)
         self.bridge.card_event.connect(self._card_event)
         self.bridge.sync_status.connect(self._sync_status)
-        self.bridge.watch_sync(self._kit.sync)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -200,7 +199,23 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(*theme.SMALLEST_WINDOW_PX)
         self.setStyleSheet(theme.style_sheet(settings.ui.large_text))
         self.set_language(self._lang)
+        self.attach_kit(kit or Kit())
         self.show_start()
+
+    def attach_kit(self, kit: Kit) -> None:
+        """Work with `kit`'s devices and services from now on. `kiosk run` brings them up
+        (the store opened and migrated, the printer, sync, the card reader, the cameras)
+        on a worker thread once the start screen has been painted, and attaches them
+        then; until that, the window has an empty kit and leaves out what needs one."""
+        self._kit = kit
+        if kit.speaker is not None:
+            self._muted = kit.speaker.muted
+        self.top_bar.retranslate(self._lang, muted=self._muted)
+        self.bridge.watch_sync(kit.sync)
+        if self._made:
+            self._guide_screen.set_can_apply(kit.applications is not None)
+            self._identify_screen.set_demo(kit.demo)
+        self._update_look_timer()
 
     # -- the basics ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ when asked, and routes Qt's own warnings into logging."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +17,9 @@ from pytestqt.logging import Record
 
 from kiosk.config import Settings, UiSettings
 from kiosk.core.catalog import Catalog
+from kiosk.errors import StoreError
 from kiosk.ui.app import APPLICATION_NAME, WINDOWED_SIZE, run
+from kiosk.ui.kit import Kit
 from kiosk.ui.qtlog import qt_messages_to_logging
 from kiosk.ui.window import MainWindow
 
@@ -104,3 +107,45 @@ def test_qt_warnings_go_to_logging(
     ]
     # The handler that was there before (pytest-qt's) still saw it.
     assert [record.message for record in qtlog.records] == ["doorstep test warning"]
+
+
+def test_run_draws_the_start_screen_first_and_brings_up_the_kit_behind_it(
+    qapp: QApplication, catalog: Catalog
+) -> None:
+    release = threading.Event()
+    events: list[str] = []
+    seen: dict[str, object] = {}
+    kit = Kit(demo=True)
+    kit._stoppers.append(lambda: events.append("kit stopped"))
+
+    def start_kit(bridge: object) -> Kit:
+        seen["kit thread"] = threading.get_ident()
+        assert release.wait(10)
+        events.append("kit up")
+        return kit
+
+    def load() -> Catalog:
+        events.append("catalog loading")
+        return catalog
+
+    def while_the_kit_comes_up() -> None:
+        window = next(w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow))
+        seen["start screen shown"] = (
+            window.isVisible() and window.stack.currentWidget() is window.start_screen
+        )
+        events.append("start screen shown")
+        release.set()
+
+    QTimer.singleShot(500, while_the_kit_comes_up)
+    assert run(Settings(), load, start_kit=start_kit, windowed=True, quit_after=3) == 0
+    assert seen["start screen shown"] is True
+    assert seen["kit thread"] != threading.main_thread().ident
+    assert events == ["start screen shown", "kit up", "catalog loading", "kit stopped"]
+
+
+def test_run_raises_what_kept_the_kit_from_coming_up(qapp: QApplication, catalog: Catalog) -> None:
+    def start_kit(bridge: object) -> Kit:
+        raise StoreError("the database was written by a newer Doorstep")
+
+    with pytest.raises(StoreError, match="newer Doorstep"):
+        run(Settings(), lambda: catalog, start_kit=start_kit, windowed=True, quit_after=30)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from PySide6.QtCore import QEvent, QObject, QPoint
@@ -17,6 +18,7 @@ from kiosk.config import Settings, UiSettings
 from kiosk.core.catalog import Catalog
 from kiosk.errors import DoorstepError
 from kiosk.ui.idle import IdleWatcher
+from kiosk.ui.kit import Kit
 from kiosk.ui.strings import text
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.window import MainWindow
@@ -346,3 +348,21 @@ def test_the_idle_watcher_sees_input_only_while_a_visit_is_under_way(qtbot: QtBo
     watcher.uninstall()
     tap(qtbot, target)
     assert watcher.seen == 0
+
+
+def test_a_kit_attached_later_is_used_from_then_on(
+    qtbot: QtBot, make_window: MakeWindow
+) -> None:
+    window = make_window()  # no kit yet: `kiosk run` brings it up after the first paint
+    guide, identify = window.guide_screen, window.identify_screen
+    assert guide.apply_button.isHidden() and identify.demo_box.isHidden()
+
+    class Speaker:
+        muted = True
+
+        def say(self, text: str, lang: str) -> None:
+            raise AssertionError("muted")
+
+    window.attach_kit(Kit(applications=cast(Any, object()), demo=True, speaker=Speaker()))
+    assert not guide.apply_button.isHidden() and not identify.demo_box.isHidden()
+    assert window.top_bar.sound_button.text() == text("unmute", "zh")

@@ -129,11 +129,15 @@ class IdentifyScreen(QWidget):
         body.addWidget(self.status)
         body.addStretch(1)
         body.addWidget(self.demo_box)
-        self.demo_box.setVisible(demo)
+        self.set_demo(demo)
         layout = _page(self)
         layout.addLayout(header)
         layout.addWidget(touch_scroll_area(content), 1)
         layout.addWidget(self.continue_button, 0, Qt.AlignmentFlag.AlignHCenter)
+
+    def set_demo(self, demo: bool) -> None:
+        """Show the simulated kit's demo buttons (a card, a bad card, a voucher)."""
+        self.demo_box.setVisible(demo)
 
     def retranslate(self, lang: Language) -> None:
         self._lang = lang
