@@ -544,7 +544,7 @@ class MainWindow(QMainWindow):
         self.review_screen.set_failed()
 
     def _rated(self, value: int) -> None:
-        reference = self.done_screen._reference
+        reference = self.done_screen.reference_shown
         paths = self._kit.paths
         item = self.visit.item.code if self.visit.item else None
         if paths is None:

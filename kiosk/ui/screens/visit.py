@@ -338,6 +338,11 @@ class DoneScreen(QWidget):
         self._reference, self._steps, self._rating = "", {}, None
         self._fill()
 
+    @property
+    def reference_shown(self) -> str:
+        """The reference of the application this screen tells about ("" when cleared)."""
+        return self._reference
+
     def retranslate(self, lang: Language) -> None:
         self._lang = lang
         self._fill()
