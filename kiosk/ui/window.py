@@ -212,10 +212,15 @@ class MainWindow(QMainWindow):
             self._muted = kit.speaker.muted
         self.top_bar.retranslate(self._lang, muted=self._muted)
         self.bridge.watch_sync(kit.sync)
-        if self._made:
-            self._guide_screen.set_can_apply(kit.applications is not None)
-            self._identify_screen.set_demo(kit.demo)
+        self._show_what_the_kit_allows()
         self._update_look_timer()
+
+    def _show_what_the_kit_allows(self) -> None:
+        """The "Apply here" button when there is a store to queue in; the demo buttons with
+        a simulated kit."""
+        if self._made:
+            self._guide_screen.set_can_apply(self._kit.applications is not None)
+            self._identify_screen.set_demo(self._kit.demo)
 
     # -- the basics ---------------------------------------------------------------------
 
@@ -297,8 +302,7 @@ class MainWindow(QMainWindow):
 
         self._catalog_screen = CatalogScreen()
         self._guide_screen = GuideScreen(self._settings.station.phone)
-        self._guide_screen.set_can_apply(self._kit.applications is not None)
-        self._identify_screen = IdentifyScreen(demo=self._kit.demo)
+        self._identify_screen = IdentifyScreen()
         self._review_screen = ReviewScreen()
         self._review_screen.set_offline(self._offline)
         self._done_screen = DoneScreen()
@@ -322,6 +326,7 @@ class MainWindow(QMainWindow):
             # In the window first: labels measured in retranslate need its style sheet.
             self.stack.addWidget(screen)
             screen.retranslate(self._lang)
+        self._show_what_the_kit_allows()
 
     def _visit_screens(self) -> list[Any]:
         """The screens past the start screen, as far as they have been made."""
