@@ -144,9 +144,9 @@ def run(
             kit.stop()
             tasks.shutdown()  # waits for a bring-up still under way
             for future in bringing_up:
-                late = future.result() if future.done() and not future.exception() else None
-                if late is not None and late is not kit:
-                    late.stop()  # up only after the application had quit
+                came_up = future.done() and not future.cancelled() and not future.exception()
+                if came_up and future.result() is not kit:
+                    future.result().stop()  # up only after the application had quit
             window.close()
             window.deleteLater()
             # Quitting closes the window, and the last window closing posts a second
