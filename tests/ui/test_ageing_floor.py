@@ -21,6 +21,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QRawFont
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QApplication,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -142,10 +143,16 @@ def floor_problems(window: MainWindow, size: tuple[int, int]) -> list[str]:
 
 def settled(qtbot: QtBot, window: MainWindow, size: tuple[int, int]) -> list[str]:
     """The problems left once the layouts have settled (they take a few turns of the
-    event loop after a change), or after a second if they never do."""
+    event loop after a change), or after a second if they never do.
+
+    The posted layout requests are delivered first, as they are before a paint on the
+    screen: without that, a check that passes on the half-laid-out window (a label just
+    shown, still at its size hint) returns at once and the screenshot shows a state no
+    resident sees."""
     problems: list[str] = []
 
     def fine() -> bool:
+        QApplication.sendPostedEvents()
         problems[:] = floor_problems(window, size)
         return not problems
 
