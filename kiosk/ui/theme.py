@@ -122,6 +122,9 @@ class ButtonKind(StrEnum):
 
     NORMAL = "normal"
     PRIMARY = "primary"
+    # The main key of a keypad (the staff PIN's OK): a primary button's colours and
+    # type, with the padding of the keys beside it, so the keypad leaves room for text.
+    PRIMARY_KEY = "primarykey"
     TOP_BAR = "topbar"
     TILE = "tile"
     ROW = "row"
@@ -193,7 +196,7 @@ QPushButton:disabled {{
     background: {DISABLED_SURFACE};
     border-style: dashed;
 }}
-QPushButton[kind="primary"] {{
+QPushButton[kind="primary"], QPushButton[kind="primarykey"] {{
     font-size: {pt(TextRole.HEADING)};
     font-weight: bold;
     min-height: {PRIMARY_TARGET_PX}px;
@@ -202,7 +205,10 @@ QPushButton[kind="primary"] {{
     background: {ACCENT};
     border-color: {ACCENT_PRESSED};
 }}
-QPushButton[kind="primary"]:pressed {{
+QPushButton[kind="primarykey"] {{
+    padding: {vertical}px {horizontal}px;
+}}
+QPushButton[kind="primary"]:pressed, QPushButton[kind="primarykey"]:pressed {{
     background: {ACCENT_PRESSED};
     border: {PRESSED_BORDER_PX}px solid {TEXT};
 }}

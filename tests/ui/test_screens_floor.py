@@ -114,6 +114,8 @@ def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
     yield "photo, the live view"
     capture.wipe()
     window.show_staff()
+    pin = window._staff_pin
+    qtbot.waitUntil(lambda: not pin.checking)  # the lock's state, read on a worker
     yield "staff PIN"
     window._staff_unlocked()
     staff = window._staff

@@ -162,7 +162,7 @@ class StaffPinScreen(QWidget):
         self.delete_button.clicked.connect(self.delete)
         self.clear_button = self._key()
         self.clear_button.clicked.connect(self.clear)
-        self.ok_button = button(ButtonKind.PRIMARY)
+        self.ok_button = button(ButtonKind.PRIMARY_KEY)
         self.ok_button.clicked.connect(self.submit)
         self.ok_button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         keypad.addWidget(self.delete_button, 0, 3)
