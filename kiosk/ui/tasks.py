@@ -11,6 +11,7 @@ closed while the task ran) is dropped.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -40,6 +41,8 @@ class TaskManager(QObject):
             max_workers=max_workers, thread_name_prefix="kiosk-task"
         )
         self._stopped = False
+        self._pending = 0
+        self._pending_lock = threading.Lock()
         self._closure_ready.connect(self._run_closure, Qt.ConnectionType.QueuedConnection)
 
     def run_in_background(
@@ -50,11 +53,20 @@ class TaskManager(QObject):
     ) -> Future[T]:
         """Run `task` on a worker thread; then, on the main thread, call `on_success` with
         its result or `on_failure` with the exception it raised."""
+        with self._pending_lock:
+            self._pending += 1
         future = self._executor.submit(task)
         future.add_done_callback(
-            lambda done: self.run_on_main(partial(_settle, done, on_success, on_failure))
+            lambda done: self.run_on_main(partial(self._settle, done, on_success, on_failure))
         )
         return future
+
+    @property
+    def pending(self) -> int:
+        """How many tasks have not yet come back to the main thread: running, waiting
+        for a worker, or with their outcome still on its way to the callback."""
+        with self._pending_lock:
+            return self._pending
 
     def run_on_main(self, closure: Callable[[], None]) -> None:
         """Call `closure` on the main thread, from any thread, once the event loop is free."""
@@ -65,6 +77,16 @@ class TaskManager(QObject):
         running ones. Nothing queued for the main thread runs after this."""
         self._stopped = True
         self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    def _settle(
+        self,
+        future: Future[T],
+        on_success: Callable[[T], None],
+        on_failure: Callable[[BaseException], None],
+    ) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+        _settle(future, on_success, on_failure)
 
     def _run_closure(self, closure: Callable[[], None]) -> None:
         if self._stopped:

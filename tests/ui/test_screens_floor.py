@@ -114,16 +114,17 @@ def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
     yield "photo, the live view"
     capture.wipe()
     window.show_staff()
-    pin = window._staff_pin
-    qtbot.waitUntil(lambda: not pin.checking)  # the lock's state, read on a worker
+    tasks = window._tasks
+    qtbot.waitUntil(lambda: not tasks.pending)  # the lock's state, read on a worker
     yield "staff PIN"
     window._staff_unlocked()
     staff = window._staff
     staff.show_crashes(["11-23 14:02"])
+    qtbot.waitUntil(lambda: not tasks.pending)  # the sync state, read on a worker
     yield "staff overview"
     for section in Section:
         staff.show_section(section)
-        qtbot.wait(200)  # each section reads the store on a worker
+        qtbot.waitUntil(lambda: not tasks.pending)  # each section reads on a worker
         yield f"staff {section.value}"
     window.end_visit()
 

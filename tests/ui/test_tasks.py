@@ -43,6 +43,23 @@ def test_exception_comes_back_on_the_main_thread(qtbot: QtBot, tasks: TaskManage
     assert on_main
 
 
+def test_pending_counts_tasks_until_their_outcome_is_delivered(
+    qtbot: QtBot, tasks: TaskManager
+) -> None:
+    release = threading.Event()
+    seen_when_delivered: list[int] = []
+    assert tasks.pending == 0
+    tasks.run_in_background(
+        lambda: release.wait(5), lambda _: seen_when_delivered.append(tasks.pending), pytest.fail
+    )
+    tasks.run_in_background(lambda: 1 / 0, pytest.fail, lambda _: None)
+    assert tasks.pending == 2
+    qtbot.waitUntil(lambda: tasks.pending == 1)  # the failing one came back
+    release.set()
+    qtbot.waitUntil(lambda: tasks.pending == 0)
+    assert seen_when_delivered == [0]
+
+
 def test_run_on_main_from_a_worker_thread(qtbot: QtBot, tasks: TaskManager) -> None:
     calls: list[bool] = []
     worker = threading.Thread(
