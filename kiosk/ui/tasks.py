@@ -64,7 +64,8 @@ class TaskManager(QObject):
     @property
     def pending(self) -> int:
         """How many tasks have not yet come back to the main thread: running, waiting
-        for a worker, or with their outcome still on its way to the callback."""
+        for a worker, or with their outcome still on its way to the callback. (After
+        `shutdown` outcomes are dropped, and the count no longer falls.)"""
         with self._pending_lock:
             return self._pending
 
@@ -86,7 +87,14 @@ class TaskManager(QObject):
     ) -> None:
         with self._pending_lock:
             self._pending -= 1
-        _settle(future, on_success, on_failure)
+        if future.cancelled():
+            logger.debug("a background task was cancelled before it ran")
+            return
+        error = future.exception()
+        if error is not None:
+            on_failure(error)
+        else:
+            on_success(future.result())
 
     def _run_closure(self, closure: Callable[[], None]) -> None:
         if self._stopped:
@@ -100,17 +108,3 @@ class TaskManager(QObject):
                 raise
             logger.debug("a background result came back for a deleted widget: dropped")
 
-
-def _settle(
-    future: Future[T],
-    on_success: Callable[[T], None],
-    on_failure: Callable[[BaseException], None],
-) -> None:
-    if future.cancelled():
-        logger.debug("a background task was cancelled before it ran")
-        return
-    error = future.exception()
-    if error is not None:
-        on_failure(error)
-    else:
-        on_success(future.result())
