@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from district import applications, catalogs, stations, uploads
+from district import accounts, applications, audit, catalogs, console, stations, uploads
 from district.auth import prune_nonces, read_headers, verify
 from district.db import POOL_SIZE, Database
 from district.errors import ProblemError
@@ -136,6 +136,7 @@ def make_app(db: Database | None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_handler)  # type: ignore[arg-type]
     _routes(app)
+    console.mount(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -453,12 +454,15 @@ def _ping(db: Database) -> None:
 
 
 async def _prune_forever(db: Database | None) -> None:
+    """Every minute: spent nonces, ended console sessions and lapsed grants go; the audit
+    chain's head is checkpointed."""
     assert db is not None
     while True:
-        try:
-            await run_in_threadpool(prune_nonces, db)
-        except Exception as exc:  # the next round tries again
-            log.warning("pruning nonces failed: %s", type(exc).__name__)
+        for task in (prune_nonces, accounts.prune, audit.checkpoint):
+            try:
+                await run_in_threadpool(task, db)
+            except Exception as exc:  # the next round tries again
+                log.warning("%s failed: %s", task.__name__, type(exc).__name__)
         await asyncio.sleep(PRUNE_EVERY_S)
 
 
@@ -479,7 +483,9 @@ async def _problem_handler(_request: Request, error: ProblemError) -> Response:
     return _problem_response(error)
 
 
-async def _validation_handler(_request: Request, error: RequestValidationError) -> Response:
+async def _validation_handler(request: Request, error: RequestValidationError) -> Response:
+    if console.is_page(request.url.path):
+        return console.error_page(request, 400, "error_bad_request")
     problems = []
     for item in error.errors()[:10]:
         where = ".".join(str(part) for part in item.get("loc", ())) or "request"
@@ -488,7 +494,10 @@ async def _validation_handler(_request: Request, error: RequestValidationError) 
     return _problem_response(ProblemError(422, "malformed", detail))
 
 
-async def _http_handler(_request: Request, error: StarletteHTTPException) -> Response:
+async def _http_handler(request: Request, error: StarletteHTTPException) -> Response:
+    if console.is_page(request.url.path) and error.status_code in (400, 403, 404, 405):
+        key = "error_not_found" if error.status_code in (404, 405) else "error_bad_request"
+        return console.error_page(request, error.status_code, key)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     code = codes.get(error.status_code, "malformed" if error.status_code < 500 else "server_error")
     detail = str(error.detail) if error.status_code != 404 else "no such resource"

@@ -4,8 +4,15 @@ download.
 States: `submitted` on receipt, then as agents decide:
 
     submitted ──► accepted ──► ready_for_pickup ──► completed
-        │            │  └─────────────────────────────▲
-        └────────────┴──► rejected (with a reason the station shows)
+        │  ▲         │  └─────────────────────────────▲
+        │  │         └──► rejected (with a reason the station shows)
+        ├──┴─► needs_more (补正: what is missing, in words for the resident) ──► rejected
+        └──────► rejected
+
+A decision (`decide`) names the application's version it was made on: if another agent
+decided in between, nothing changes and the second agent is told (`Overtaken`). It is
+recorded with who, when and why (`decisions`) and in the audit log, in the same
+transaction as the state and the change row.
 
 Every decision appends a row to `changes` in the same transaction. The rows' global
 sequence is what a station's cursor counts in; each writer of `changes` holds a lock until
@@ -28,17 +35,20 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from district import audit
 from district.db import Database
-from district.errors import NotFound, Refused
-from district.models import Application, Change, Material, Meta, Station
+from district.errors import NotFound, Overtaken, Refused
+from district.models import Application, Change, Decision, Material, Meta, Station
 from district.stations import find_station
 from kiosk.sync.wire import MAX_CHANGES, ChangesAnswer
 from kiosk.sync.wire import Change as ChangeWire
 
 SUBMITTED = "submitted"
-STATES = ("submitted", "accepted", "ready_for_pickup", "completed", "rejected")
+NEEDS_MORE = "needs_more"
+STATES = ("submitted", "needs_more", "accepted", "ready_for_pickup", "completed", "rejected")
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "submitted": frozenset({"accepted", "rejected"}),
+    "submitted": frozenset({"accepted", "needs_more", "rejected"}),
+    "needs_more": frozenset({"accepted", "rejected"}),
     "accepted": frozenset({"ready_for_pickup", "completed", "rejected"}),
     "ready_for_pickup": frozenset({"completed"}),
     "completed": frozenset(),
@@ -47,34 +57,58 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 DEFAULT_CHANGES = 100
 
 
+#: States whose decision needs words for the resident: why it was rejected, what is missing.
+NEEDS_REASON = frozenset({"rejected", "needs_more"})
+
+
 def set_state(
     db: Database, application_id: str, state: str, reason: str | None = None
 ) -> dict[str, Any]:
-    """An agent's decision: move an application on and tell its station."""
-    if state not in STATES:
+    """A decision from the command line (`district applications set-state`)."""
+    return decide(db, application_id, state, reason, account=audit.COMMAND_LINE, address="")
+
+
+def decide(
+    db: Database,
+    application_id: str,
+    state: str,
+    reason: str | None = None,
+    *,
+    account: str,
+    address: str,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """An agent's decision: move an application on and tell its station. With
+    `expected_version`, refuse (Overtaken) if the application changed since it was read."""
+    if state not in STATES[1:]:
         raise Refused(f"unknown state {state!r}; one of {', '.join(STATES[1:])}")
     reason = (reason or "").strip() or None
-    if state == "rejected" and reason is None:
-        raise Refused("a rejection needs a reason the station can show (--reason)")
+    if state in NEEDS_REASON and reason is None:
+        what = "what is missing" if state == NEEDS_MORE else "a reason"
+        raise Refused(f"this decision needs {what}, in words the resident understands")
     if reason is not None and len(reason) > 500:
         raise Refused("a reason is at most 500 characters")
     now = datetime.now(UTC)
     with db.write() as connection:
         db.lock_changes(connection)
         row = connection.execute(
-            select(Application.station_id, Application.state).where(
+            select(Application.station_id, Application.state, Application.version).where(
                 Application.id == application_id
             )
         ).first()
         if row is None:
             raise NotFound(f"no application {application_id!r}")
+        if expected_version is not None and row.version != expected_version:
+            raise Overtaken("someone else decided this application meanwhile")
         if state not in TRANSITIONS[row.state]:
             raise Refused(f"an application cannot go from {row.state} to {state}")
-        connection.execute(
+        changed = connection.execute(
             update(Application)
-            .where(Application.id == application_id)
-            .values(state=state, reason=reason, updated_at=now)
+            .where(Application.id == application_id, Application.version == row.version)
+            .values(state=state, reason=reason, updated_at=now, version=row.version + 1)
         )
+        if changed.rowcount != 1:
+            raise Overtaken("someone else decided this application meanwhile")
         seq = connection.execute(
             Change.__table__.insert().values(
                 application_id=application_id,
@@ -84,7 +118,27 @@ def set_state(
                 at=now,
             )
         ).inserted_primary_key[0]
-    return {"id": application_id, "state": state, "reason": reason, "change": seq}
+        connection.execute(
+            Decision.__table__.insert().values(
+                application_id=application_id,
+                account=account,
+                from_state=row.state,
+                to_state=state,
+                reason=reason,
+                at=now,
+            )
+        )
+        audit.append(
+            db, connection, account=account, address=address, action=audit.DECISION,
+            record=f"application:{application_id}", detail=f"{row.state}->{state}",
+        )
+    return {
+        "id": application_id,
+        "state": state,
+        "reason": reason,
+        "change": seq,
+        "version": row.version + 1,
+    }
 
 
 def changes_for(

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -398,9 +399,12 @@ def applications_list(
 @click.argument("application_id", metavar="ID")
 @click.argument(
     "state",
-    type=click.Choice(["accepted", "ready_for_pickup", "completed", "rejected"]),
+    type=click.Choice(["accepted", "needs_more", "ready_for_pickup", "completed", "rejected"]),
 )
-@click.option("--reason", help="What the station shows (needed for rejected).")
+@click.option(
+    "--reason",
+    help="What the station shows: needed for rejected, and for needs_more (what is missing).",
+)
 @json_option
 @pass_context
 def applications_set_state(
@@ -416,6 +420,221 @@ def applications_set_state(
         _echo_json(changed)
     else:
         click.echo(f"application {application_id} is now {state}")
+
+
+# -- console accounts -------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Console accounts: agents, supervisors, admins, auditors."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role", required=True, type=click.Choice(["agent", "supervisor", "admin", "auditor"])
+)
+@click.option("--station-group", default="", help="The stations an agent or supervisor serves.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (one line)."
+)
+@json_option
+@pass_context
+def user_add(
+    context: Context, name: str, role: str, station_group: str, password_stdin: bool,
+    as_json: bool,
+) -> None:
+    """Add the account NAME. Without --password-stdin a one-time password is made and
+    printed, to be changed at the first sign-in."""
+    from district.accounts import add_user, reset_password
+
+    with _reported(as_json):
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+            added = add_user(context.db(), name, role, password, station_group=station_group)
+            one_time = None
+        else:
+            import secrets
+
+            added = add_user(
+                context.db(), name, role, secrets.token_urlsafe(24), station_group=station_group
+            )
+            one_time = reset_password(context.db(), name)
+    if as_json:
+        _echo_json({**added.to_json(), **({"one_time_password": one_time} if one_time else {})})
+        return
+    group = f", station group {added.station_group}" if added.station_group else ""
+    click.echo(f"account {added.name} added: {added.role}{group}")
+    if one_time:
+        click.echo(f"one-time password (to be changed at the first sign-in): {one_time}")
+
+
+@user.command("disable")
+@click.argument("name")
+@json_option
+@pass_context
+def user_disable(context: Context, name: str, as_json: bool) -> None:
+    """Disable the account NAME: it cannot sign in, and its sessions end now."""
+    from district.accounts import disable_user
+
+    with _reported(as_json):
+        account = disable_user(context.db(), name)
+    if as_json:
+        _echo_json(account.to_json())
+    else:
+        click.echo(f"account {name} disabled")
+
+
+@user.command("enable")
+@click.argument("name")
+@pass_context
+def user_enable(context: Context, name: str) -> None:
+    """Enable the disabled account NAME again."""
+    from district.accounts import enable_user
+
+    with _reported():
+        enable_user(context.db(), name)
+    click.echo(f"account {name} enabled")
+
+
+@user.command("list")
+@json_option
+@pass_context
+def user_list(context: Context, as_json: bool) -> None:
+    """The accounts (names, roles, groups; never a secret)."""
+    from district.accounts import list_users
+
+    with _reported(as_json):
+        found = list_users(context.db())
+    if as_json:
+        _echo_json([account.to_json() for account in found])
+        return
+    for account in found:
+        state = "disabled" if account.disabled else "totp" if account.has_totp else ""
+        click.echo(f"{account.name:<24} {account.role:<11} {account.station_group:<16} {state}")
+
+
+@user.command("reset-password")
+@click.argument("name")
+@json_option
+@pass_context
+def user_reset_password(context: Context, name: str, as_json: bool) -> None:
+    """A new one-time password for NAME, to be changed at the next sign-in; the
+    account's sessions end."""
+    from district.accounts import reset_password
+
+    with _reported(as_json):
+        password = reset_password(context.db(), name)
+    if as_json:
+        _echo_json({"name": name, "one_time_password": password})
+    else:
+        click.echo(f"one-time password for {name}: {password}")
+
+
+@user.command("totp")
+@click.argument("name")
+@pass_context
+def user_totp(context: Context, name: str) -> None:
+    """Give NAME a (new) TOTP second factor: prints the provisioning URI and its QR code
+    for an authenticator app. From now on NAME signs in with a code too."""
+    import io
+
+    import segno
+
+    from district.accounts import set_totp
+
+    with _reported():
+        uri = set_totp(context.db(), name)
+    click.echo(uri)
+    out = io.StringIO()
+    segno.make(uri, error="m").terminal(out=out, compact=True)
+    click.echo(out.getvalue(), nl=False)
+
+
+@main.group("console")
+def console_group() -> None:
+    """Console-wide settings."""
+
+
+@console_group.command("admin-totp")
+@click.argument("mode", type=click.Choice(["required", "optional"]))
+@pass_context
+def console_admin_totp(context: Context, mode: str) -> None:
+    """Whether admins must sign in with a TOTP second factor."""
+    from district.accounts import set_admin_totp_required
+
+    with _reported():
+        set_admin_totp_required(context.db(), mode == "required")
+    click.echo(f"a second factor is {mode} for admins")
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option(
+    "--checkpoints",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DISTRICT_AUDIT_CHECKPOINTS",
+    help="The file of checkpoints kept outside the database (or $DISTRICT_AUDIT_CHECKPOINTS).",
+)
+@pass_context
+def audit_verify(context: Context, checkpoints: Path | None) -> None:
+    """Exit 0 if the whole audit log is intact; 1, naming the first entry changed,
+    removed or moved, if not."""
+    from district.audit import verify
+
+    with _reported():
+        problem = verify(context.db(), checkpoints)
+    if problem is not None:
+        click.echo(f"audit log broken: {problem}", err=True)
+        sys.exit(1)
+    click.echo("audit log intact")
+
+
+@audit_group.command("checkpoint")
+@click.option(
+    "--checkpoints", type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DISTRICT_AUDIT_CHECKPOINTS",
+)
+@pass_context
+def audit_checkpoint(context: Context, checkpoints: Path | None) -> None:
+    """Record the chain's head now (the server also does every minute)."""
+    from district.audit import checkpoint
+
+    with _reported():
+        head = checkpoint(context.db(), checkpoints)
+    click.echo("nothing new to checkpoint" if head is None else f"checkpoint at entry {head[0]}")
+
+
+@audit_group.command("list")
+@click.option("--since", type=click.DateTime(), help="Entries at or after this time (UTC).")
+@click.option("--account", help="Only this account's entries.")
+@json_option
+@pass_context
+def audit_list(
+    context: Context, since: datetime | None, account: str | None, as_json: bool
+) -> None:
+    """The audit entries, oldest first."""
+    from district.audit import entries
+
+    when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    with _reported(as_json):
+        found = entries(context.db(), since=when, account=account)
+    if as_json:
+        _echo_json(found)
+        return
+    for row in found:
+        click.echo(
+            f"{row['seq']:>6} {row['at']} {row['account']:<20} {row['action']:<18} "
+            f"{row['record']:<40} {row['result']} {row['detail']}"
+        )
 
 
 @main.group()

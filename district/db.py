@@ -51,6 +51,7 @@ POOL_SIZE = 16
 # Keys of PostgreSQL advisory locks (any two constants of ours).
 _MIGRATION_LOCK = 0x444F4F52_0001
 _CHANGES_LOCK = 0x444F4F52_0002
+_AUDIT_LOCK = 0x444F4F52_0003
 
 
 def parse_url(url: str) -> URL:
@@ -199,6 +200,13 @@ class Database:
         if self.dialect == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGES_LOCK})
         # SQLite: the write transaction already holds the database's only write lock.
+
+    def lock_audit(self, connection: Connection) -> None:
+        """Take the lock every writer of the audit log holds until it commits, so each
+        entry links to the one committed before it. Taken after `lock_changes` where a
+        transaction needs both."""
+        if self.dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
 
     def meta(self, connection: Connection, key: str) -> str | None:
         return connection.scalar(select(Meta.value).where(Meta.key == key))

@@ -35,11 +35,18 @@ class Refused(DistrictError):
     """A request an admin made that the district will not do (bad input, wrong state)."""
 
 
+class Overtaken(Refused):
+    """A decision made on an application that someone else decided meanwhile: nothing
+    was changed, and the person is shown the application as it is now."""
+
+
 TITLES = {
+    400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     413: "Content Too Large",
     422: "Unprocessable Content",
     500: "Internal Server Error",

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,7 +59,11 @@ class Meta(Base):
 
 
 class Station(Base):
-    """A service station. `public_key` (raw Ed25519, 32 bytes) is set at enrollment."""
+    """A service station. `public_key` (raw Ed25519, 32 bytes) is set at enrollment.
+    `station_group` is the group of agents who serve it ("" is no group: only admins see
+    it). `report` is the small health report the kiosk sends with each sync (queue depth,
+    rejected count, version, catalog version, the five devices); `report_at` is when it
+    came, which is the station's last contact."""
 
     __tablename__ = "stations"
 
@@ -69,6 +75,11 @@ class Station(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    station_group: Mapped[str] = mapped_column(
+        String(60), default="", server_default="", index=True
+    )
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EnrollmentCode(Base):
@@ -149,6 +160,10 @@ class Application(Base):
     repeat from another application claiming the same id."""
 
     __tablename__ = "applications"
+    __table_args__ = (
+        Index("ix_applications_station_received", "station_id", "received_at"),
+        Index("ix_applications_state_received", "state", "received_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
@@ -160,8 +175,11 @@ class Application(Base):
     resident_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     form_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the kiosk's clock
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # bumped by every decision: a decision names the version it was made on, so the
+    # second of two agents deciding at once is told instead of overwriting the first
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Material(Base):
@@ -190,4 +208,138 @@ class Change(Base):
     station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"))
     state: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- the console: accounts, sessions, audit, decisions, ratings --------------------------
+
+
+class User(Base):
+    """A console account. `role` is agent, supervisor, admin or auditor; agents and
+    supervisors work on the stations of their `station_group`. The password is kept as
+    an argon2id hash; the TOTP secret (when the account has a second factor) sealed with
+    the server key. A disabled account cannot sign in and its sessions end."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    station_group: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. Only the sha256 of the cookie's token is kept. A session is
+    `pending` between the password and the TOTP code. It ends on logout, after the idle
+    limit without a request, and at its absolute limit, whatever happens."""
+
+    __tablename__ = "console_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, for throttling by account and by address (pruned after a day)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_account_at", "account", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessGrant(Base):
+    """An agent's recorded access to one application's identity or materials, with the
+    reason given; it lasts a few minutes for that session (`district.console.access`)."""
+
+    __tablename__ = "access_grants"
+
+    session_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    what: Mapped[str] = mapped_column(String(16), primary_key=True)  # identity, materials
+    reason: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Decision(Base):
+    """An agent's decision on an application: who, when, from which state to which, why.
+    The station hears of it through `changes`; this is the console's history."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Rating(Base):
+    """A 好差评 rating a resident gave at a station (no resident in it), as the station
+    sent it; the id is the kiosk's UUID, so a repeated upload changes nothing."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_ratings_station_rated", "station_id", "rated_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"))
+    application_id: Mapped[str | None] = mapped_column(String(36))
+    item_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the kiosk's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only audit log: time, account, address, action, record,
+    result, and a short detail that never holds personal data. `hash` is the sha256 of
+    the previous entry's hash and this entry's fields (`district.audit`), so a changed,
+    removed or reordered entry breaks the chain."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    record: Mapped[str] = mapped_column(String(80))
+    result: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(200))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The audit chain's head at a moment: `district audit verify` checks that the entry
+    at `seq` still has `hash`, so removing the newest entries is caught too."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -354,4 +354,9 @@ class Problem(BaseModel):
         "not_found",
         "method_not_allowed",
         "server_error",
+        # the console's JSON endpoints
+        "forbidden",
+        "csrf",
+        "conflict",
+        "password_change",
     ]

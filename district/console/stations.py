@@ -1,0 +1,7 @@
+"""The console's stations pages (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
