@@ -64,10 +64,10 @@ class DistrictServer:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str) -> object:
+    def cli(self, *args: str, stdin: str | None = None) -> object:
         result = subprocess.run(
             [*DISTRICT, "--db", self.url, "--key-file", str(self.key_file), *args],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, input=stdin,
         )
         assert result.returncode == 0, result.stderr + result.stdout
         return json.loads(result.stdout) if "--json" in args else result.stdout
