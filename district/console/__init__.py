@@ -32,6 +32,7 @@ from .deps import (
     SESSION_COOKIE,
     STATIC,
     ConsoleError,
+    GoTo,
     LoginRequired,
     redirect,
     render,
@@ -65,13 +66,14 @@ SECURITY_HEADERS = [
 
 def mount(app: FastAPI) -> None:
     """Add the console to the district's app."""
-    from . import audit_pages, catalog, inbox, reports, signin, stations, users
+    from . import application, audit_pages, catalog, inbox, reports, signin, stations, users
 
-    for area in (signin, inbox, stations, users, catalog, reports, audit_pages):
+    for area in (signin, inbox, application, stations, users, catalog, reports, audit_pages):
         app.include_router(area.router)
     app.mount(f"{CONSOLE}/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(GoTo, _go_to)  # type: ignore[arg-type]
     app.add_middleware(_SecurityHeaders)
 
 
@@ -96,6 +98,10 @@ def error_page(request: Request, status: int, key: str) -> Response:
 async def _login_required(request: Request, error: LoginRequired) -> Response:
     ended = "&ended=1" if request.cookies.get(SESSION_COOKIE) else ""
     return redirect(f"{CONSOLE}/login?next={quote(error.next_url, safe='/')}{ended}")
+
+
+async def _go_to(_request: Request, error: GoTo) -> Response:
+    return redirect(error.location)
 
 
 class _SecurityHeaders:

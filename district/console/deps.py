@@ -70,6 +70,14 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
+class GoTo(Exception):
+    """Not this page yet: the viewer must first see `location` (their new password)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
 @dataclass(frozen=True)
 class Viewer:
     """The signed-in person looking at a page."""
@@ -140,7 +148,7 @@ def _guard(roles: tuple[str, ...], *, json: bool, allow_pending: bool = False) -
             if json:
                 raise ConsoleError(403, "password_must_change", "password_change")
             if request.url.path != f"{CONSOLE}/password":
-                raise LoginRequired(f"{CONSOLE}/password")
+                raise GoTo(f"{CONSOLE}/password")
         if session.account.role not in roles:
             raise ConsoleError(403, "error_forbidden")
         return Viewer(session, language_of(request), address_of(request))
