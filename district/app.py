@@ -42,7 +42,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from district import accounts, applications, audit, catalogs, console, stations, uploads
+from district import (
+    accounts,
+    applications,
+    audit,
+    catalogs,
+    console,
+    station_reports,
+    stations,
+    uploads,
+)
 from district.auth import prune_nonces, read_headers, verify
 from district.db import POOL_SIZE, Database
 from district.errors import ProblemError
@@ -53,6 +62,7 @@ from kiosk.sync.wire import (
     MAX_BODY_BYTES,
     MAX_BUNDLE_BYTES,
     MAX_CHANGES,
+    MAX_REPORT_BYTES,
     BatchAnswer,
     BlobCheck,
     BlobCheckAnswer,
@@ -62,7 +72,9 @@ from kiosk.sync.wire import (
     EnrollAnswer,
     EnrollRequest,
     Problem,
+    RatingBatch,
     SettingsAnswer,
+    StationReport,
     UploadBatch,
 )
 
@@ -312,6 +324,52 @@ def _routes(app: FastAPI) -> None:
         )
         return _json(answer)
 
+    @app.post(
+        f"{API}/ratings:batch",
+        tags=["upload"],
+        summary="Upload a batch of ratings (one transaction, a verdict per item)",
+        openapi_extra={**_SECURITY, **_body(RatingBatch)},
+        responses=_signed_docs(
+            {
+                200: _model_doc(BatchAnswer, "one verdict per rating, in order"),
+                413: _problem_doc("body too large"),
+                422: _problem_doc("not a batch of readable ratings"),
+            }
+        ),
+    )
+    async def upload_ratings(request: Request) -> Response:
+        answer = await _signed(
+            request,
+            MAX_BODY_BYTES,
+            lambda connection, station, body, _digest: station_reports.upload_ratings(
+                connection, station, body
+            ),
+        )
+        return _json(answer)
+
+    @app.post(
+        f"{API}/station:report",
+        tags=["upload"],
+        summary="The station's health report (kept as its newest, with its last contact)",
+        openapi_extra={**_SECURITY, **_body(StationReport)},
+        responses=_signed_docs(
+            {
+                204: {"description": "kept"},
+                413: _problem_doc("over MAX_REPORT_BYTES"),
+                422: _problem_doc("not a report"),
+            }
+        ),
+    )
+    async def station_report(request: Request) -> Response:
+        await _signed(
+            request,
+            MAX_REPORT_BYTES,
+            lambda connection, station, body, _digest: station_reports.store_report(
+                connection, station, body
+            ),
+        )
+        return Response(status_code=204)
+
     @app.get(
         f"{API}/catalog",
         tags=["download"],
@@ -545,7 +603,14 @@ class _ServerErrors:
 # -- OpenAPI ----------------------------------------------------------------------------
 
 _SECURITY: dict[str, Any] = {"security": [{scheme: [] for scheme in SIGNATURE_SCHEMES}]}
-_EXTRA_MODELS: tuple[type[BaseModel], ...] = (EnrollRequest, BlobCheck, UploadBatch, Problem)
+_EXTRA_MODELS: tuple[type[BaseModel], ...] = (
+    EnrollRequest,
+    BlobCheck,
+    UploadBatch,
+    RatingBatch,
+    StationReport,
+    Problem,
+)
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -585,6 +650,25 @@ def _signed_docs(responses: dict[int, dict[str, Any]]) -> dict[int | str, dict[s
     }
 
 
+def _console_responses(document: dict[str, Any]) -> None:
+    """Every console JSON endpoint may answer 401 (no session), 403 (the role may not, or
+    no CSRF token), 422 (malformed); one naming a record 404; one changing state 409."""
+    for path, operations in document.get("paths", {}).items():
+        if not path.startswith("/console/api/"):
+            continue
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", _problem_doc("no live console session"))
+            responses.setdefault("403", _problem_doc("forbidden for this role, or csrf"))
+            responses["422"] = _problem_doc("malformed parameters or body")
+            if "{" in path:
+                responses.setdefault("404", _problem_doc("no such record for this viewer"))
+            if method in ("post", "put", "patch", "delete"):
+                responses.setdefault("409", _problem_doc("conflict: changed meanwhile"))
+            operation.setdefault("security", [{"console_session": []}])
+    document.setdefault("components", {}).setdefault("securitySchemes", {})
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -611,11 +695,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             answer = operation.get("responses", {}).get("422", {})
             if "HTTPValidationError" in str(answer):
                 operation["responses"]["422"] = _problem_doc("malformed path or query parameters")
+    _console_responses(document)
     components["securitySchemes"] = {
         "station": {"type": "apiKey", "in": "header", "name": "X-Doorstep-Station"},
         "timestamp": {"type": "apiKey", "in": "header", "name": "X-Doorstep-Timestamp"},
         "nonce": {"type": "apiKey", "in": "header", "name": "X-Doorstep-Nonce"},
         "signature": {"type": "apiKey", "in": "header", "name": "X-Doorstep-Signature"},
+        "console_session": {"type": "apiKey", "in": "cookie", "name": "doorstep_session"},
     }
     app.openapi_schema = document
     return document

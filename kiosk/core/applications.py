@@ -4,13 +4,17 @@
       │         │         │            │            │  └─────────────────────────────▲
       ▼         ▼         └────────────┴────────────┴──► rejected
    (discarded while a draft or ready: the resident walked away)
+    submitted ──► needs_more (补正) ──► accepted or rejected
 
 - draft: being filled in at the kiosk; ready: everything the item needs is there;
 - queued: committed to the local outbox (in the same transaction as the state change),
   so it survives a power cut and will be uploaded;
 - submitted: the district has it; accepted / rejected: an agent decided (or, rejected
   straight from queued: the district refused it at intake, e.g. an item it does not
-  offer); ready_for_pickup: the result waits at the station; completed: done.
+  offer); needs_more (补正): the agent asks for more, the reason says what is missing in
+  words for the resident (the kiosk prints it on a supplement slip when they come back),
+  and decides again once it is brought; ready_for_pickup: the result waits at the
+  station; completed: done.
 
 The district's decisions come back through sync as states to set (`apply_remote`), not
 steps to take: they are applied in the district's order, so the last one wins, and

@@ -14,6 +14,7 @@ class State(StrEnum):
     READY = "ready"
     QUEUED = "queued"
     SUBMITTED = "submitted"
+    NEEDS_MORE = "needs_more"  # 补正: the district asks for more; the reason says what
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     READY_FOR_PICKUP = "ready_for_pickup"
@@ -24,7 +25,8 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
     State.DRAFT: frozenset({State.READY}),
     State.READY: frozenset({State.DRAFT, State.QUEUED}),
     State.QUEUED: frozenset({State.SUBMITTED, State.REJECTED}),
-    State.SUBMITTED: frozenset({State.ACCEPTED, State.REJECTED}),
+    State.SUBMITTED: frozenset({State.ACCEPTED, State.NEEDS_MORE, State.REJECTED}),
+    State.NEEDS_MORE: frozenset({State.ACCEPTED, State.REJECTED}),
     State.ACCEPTED: frozenset({State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}),
     State.READY_FOR_PICKUP: frozenset({State.COMPLETED}),
     State.REJECTED: frozenset(),
@@ -36,10 +38,10 @@ DISCARDABLE = frozenset({State.DRAFT, State.READY})
 
 #: States the district sets (through sync), and the local states it may set them from.
 REMOTE_STATES = frozenset(
-    {State.ACCEPTED, State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}
+    {State.NEEDS_MORE, State.ACCEPTED, State.READY_FOR_PICKUP, State.COMPLETED, State.REJECTED}
 )
 SENT = frozenset(
-    {State.QUEUED, State.SUBMITTED, State.ACCEPTED, State.READY_FOR_PICKUP,
+    {State.QUEUED, State.SUBMITTED, State.NEEDS_MORE, State.ACCEPTED, State.READY_FOR_PICKUP,
      State.COMPLETED, State.REJECTED}
 )
 

@@ -99,6 +99,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "state.ready": ("待提交", "Ready"),
     "state.queued": ("待上传", "Queued for upload"),
     "state.submitted": ("已提交区受理中心", "Submitted"),
+    "state.needs_more": ("需补正材料", "More needed"),
     "state.accepted": ("区里已受理", "Accepted"),
     "state.rejected": ("已退回", "Rejected"),
     "state.ready_for_pickup": ("待领取", "Ready for collection"),

@@ -23,7 +23,8 @@ id, answers `accepted` without storing anything twice.
 
 Download: the district's state changes for this station's applications, from the cursor
 kept in the local store, applied with the new cursor in one local transaction (so a change
-is never lost or half-applied; applying one again is harmless). An unknown cursor makes
+is never lost or half-applied; applying one again is harmless; a change to a state this
+kiosk does not know, from a newer district, is skipped with a warning). An unknown cursor makes
 the district answer "reset": the pass starts over from the beginning. Then the station's
 settings (a new version, checked against the settings schema, is kept in
 `district-settings.json` for the kiosk's next start) and the catalog (a new version is
@@ -59,6 +60,7 @@ from kiosk.sync.wire import (
     ItemVerdict,
     MaterialWire,
     RejectReason,
+    RemoteState,
     UploadBatch,
     Verdict,
 )
@@ -85,6 +87,7 @@ class PassReport:
     retry: int = 0  # items sent back to the queue (their blobs were missing)
     blobs_sent: int = 0
     changes: int = 0
+    skipped: int = 0  # changes to a state this kiosk does not know (a newer district)
     resets: int = 0
     catalog: str | None = None  # the catalog version installed, if a new one came
     settings: int | None = None  # the district settings version kept, if a new one came
@@ -97,6 +100,7 @@ class PassReport:
             "retry": self.retry,
             "blobs_sent": self.blobs_sent,
             "changes": self.changes,
+            "skipped": self.skipped,
             "resets": self.resets,
             "catalog": self.catalog,
             "settings": self.settings,
@@ -361,6 +365,14 @@ class SyncEngine:
                 continue
             with self.store.write() as session:
                 for change in answer.changes:
+                    if not isinstance(change.state, RemoteState):
+                        # a newer district's state: skip it, never hold up the feed
+                        log.warning(
+                            "change for application %s skipped: this kiosk does not know "
+                            "the state %r", change.application_id, change.state[:32]
+                        )
+                        report.skipped += 1
+                        continue
                     application = session.get(Application, change.application_id)
                     if application is None:
                         continue  # not (or no longer) kept on this kiosk

@@ -56,6 +56,24 @@ Upload (blobs first, then the applications that refer to them)
                                     that is not a batch at all (not JSON, no list of
                                     applications, an item without a readable id, more than
                                     MAX_BATCH items) is refused whole: 422 malformed.
+    POST /v1/ratings:batch          RatingBatch → BatchAnswer (a verdict per item, in
+                                    order, in one server transaction). The rating id is a
+                                    permanent UNIQUE key: a repeat changes nothing, and the
+                                    same rating again with another staff comment replaces
+                                    the comment (the last one sent is the newest: a kiosk
+                                    sends a rating's comment only after its earlier upload
+                                    was answered). The same id with another score, time,
+                                    application or item, or from another station, is
+                                    rejected `conflict`. A rating of an application the
+                                    district does not know is still accepted. A body that is
+                                    not a batch of readable ratings → 422 malformed.
+    POST /v1/station:report         StationReport → 204: the station's small health report
+                                    (software and catalog versions, queue depth, rejected
+                                    count, the five devices' state and last error code,
+                                    the kiosk's clock), kept as the station's newest report
+                                    with the server's time as its last contact. At most
+                                    MAX_REPORT_BYTES; anything else than the model → 422,
+                                    and nothing is kept.
 
 Download
     GET /v1/catalog?have=VERSION    CatalogAnswer (200), or 204 when VERSION is current
@@ -104,6 +122,9 @@ MAX_BLOB_CHECK = 2000  # hashes in one POST /v1/blobs:check
 MAX_BUNDLE_BLOBS = 1000  # blobs in one POST /v1/blobs:bundle
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # the whole body of a bundle
 MAX_CHANGES = 1000  # the largest `limit` of GET /v1/changes
+MAX_RATINGS = 500  # ratings in one POST /v1/ratings:batch
+MAX_COMMENT = 200  # characters of a staff comment on a rating
+MAX_REPORT_BYTES = 16 * 1024  # the body of POST /v1/station:report
 
 HEADER_STATION = "X-Doorstep-Station"
 HEADER_TIMESTAMP = "X-Doorstep-Timestamp"
@@ -290,6 +311,57 @@ class BatchAnswer(_Wire):
     results: list[ItemVerdict]
 
 
+class RatingWire(_Wire):
+    """One 好差评 rating a resident gave, as the station sends it: no resident in it, the
+    application and item it was about (if any), and the comment staff attached."""
+
+    id: Uuid
+    application_id: Uuid | None = None
+    item_code: ItemCode | None = None
+    score: Annotated[int, Field(strict=True, ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=MAX_COMMENT)] = ""
+    rated_at: datetime  # the kiosk's clock
+
+
+class RatingBatch(_Wire):
+    ratings: Annotated[list[RatingWire], Field(min_length=1, max_length=MAX_RATINGS)]
+
+
+# -- the station's health report ---------------------------------------------------------
+
+
+class DeviceState(StrEnum):
+    OK = "ok"
+    SIMULATED = "simulated"
+    MISSING = "missing"  # nothing found where the device should be
+    FAILING = "failing"  # found, or looked for, and something is wrong
+    UNKNOWN = "unknown"
+
+
+Count = Annotated[int, Field(strict=True, ge=0, le=10**9)]
+ErrorCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+DeviceFamily = Literal["card_reader", "camera", "document_camera", "scanner", "printer"]
+
+
+class DeviceHealth(_Wire):
+    """How one device of the five-piece kit is doing: a state and the last error's code
+    (never a message: messages can quote what a device read)."""
+
+    family: DeviceFamily
+    state: DeviceState
+    error: ErrorCode | None = None
+
+
+class StationReport(_Wire):
+    software: Annotated[str, Field(max_length=64)]
+    catalog_version: Annotated[str, Field(max_length=64)] | None
+    queued: Count  # applications waiting to be uploaded
+    rejected: Count  # applications the district refused
+    ratings_queued: Count = 0
+    devices: Annotated[list[DeviceHealth], Field(max_length=5)]
+    clock: datetime  # the kiosk's clock when it made the report
+
+
 # -- download ---------------------------------------------------------------------------
 
 
@@ -306,6 +378,7 @@ class SettingsAnswer(_Wire):
 class RemoteState(StrEnum):
     """The states an agent's decisions move an application to."""
 
+    NEEDS_MORE = "needs_more"  # 补正: the reason says what is missing
     ACCEPTED = "accepted"
     READY_FOR_PICKUP = "ready_for_pickup"
     COMPLETED = "completed"
@@ -313,8 +386,14 @@ class RemoteState(StrEnum):
 
 
 class Change(_Wire):
+    """One decision. A state this kiosk's software does not know (a newer district's)
+    is read as a plain string, so that the kiosk can skip that one change instead of
+    refusing the whole answer."""
+
     application_id: Uuid
-    state: RemoteState
+    state: Annotated[
+        RemoteState | Annotated[str, Field(max_length=32)], Field(union_mode="left_to_right")
+    ]
     reason: Annotated[str, Field(max_length=500)] | None = None
     at: datetime
 

@@ -164,6 +164,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state_ready_for_pickup": ("已办好，请来本站领取", "Ready: collect it at this station"),
     "state_completed": ("已办结", "Completed"),
     "state_rejected": ("未通过：{reason}", "Not accepted: {reason}"),
+    "state_needs_more": ("需要补正：{reason}", "More is needed: {reason}"),
     # -- on-screen keyboard
     "kb_backspace": ("删除", "Delete"),
     "kb_clear": ("清除", "Clear"),

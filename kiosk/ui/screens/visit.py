@@ -75,8 +75,8 @@ def resident_line(visit: Visit, lang: Language) -> str:
 
 
 def state_text(view: ApplicationView, lang: Language) -> str:
-    if view.state is State.REJECTED:
-        return text("state_rejected", lang, reason=view.reason or "—")
+    if view.state in (State.REJECTED, State.NEEDS_MORE):
+        return text(f"state_{view.state.value}", lang, reason=view.reason or "—")
     return text(STATE_KEYS[view.state], lang)
 
 
