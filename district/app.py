@@ -666,7 +666,6 @@ def _console_responses(document: dict[str, Any]) -> None:
             if method in ("post", "put", "patch", "delete"):
                 responses.setdefault("409", _problem_doc("conflict: changed meanwhile"))
             operation.setdefault("security", [{"console_session": []}])
-    document.setdefault("components", {}).setdefault("securitySchemes", {})
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
