@@ -1,5 +1,5 @@
-"""What the documents share: paper, type styles, ruled tables, the QR code, page furniture
-(header, footer, "page x of y") and the build that turns a story into PDF bytes.
+"""What the documents share: paper, type styles, ruled tables, bar charts, the QR code,
+page furniture (header, footer, "page x of y") and the build that turns a story into PDF bytes.
 
 The look is a plain government form: black on white, one typeface, ruled tables with
 shaded label cells, generous line spacing; grey only for secondary text.
@@ -15,6 +15,8 @@ from functools import cache, partial
 from typing import Any
 
 from reportlab.graphics.barcode import qrencoder
+from reportlab.graphics.charts.barcharts import HorizontalBarChart
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
@@ -39,6 +41,7 @@ INK = colors.black
 MUTED = colors.HexColor("#555555")
 RULE = colors.HexColor("#222222")
 SHADE = colors.HexColor("#EEEEEE")
+BAR = colors.HexColor("#4A4A4A")
 HAIRLINE = 0.5
 
 #: The language tag written into each PDF (screen readers, search).
@@ -184,6 +187,52 @@ def plain_table(
         )
     )
     return table
+
+
+def bar_chart(
+    labels: Sequence[str],
+    values: Sequence[int],
+    width: float,
+    height: float,
+    *,
+    label_room: float,
+) -> Drawing:
+    """Counts as horizontal bars, the first on top, each count written at its bar's end;
+    `label_room` is the width kept at the left for the labels."""
+    drawing = Drawing(width, height, initialFontName=FONT)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = label_room, 8 * mm
+    chart.width, chart.height = width - label_room - 8 * mm, height - 16 * mm
+    chart.data = [values]
+    chart.bars[0].fillColor = BAR
+    chart.bars[0].strokeColor = None
+    chart.barWidth = 6
+    chart.categoryAxis.categoryNames = labels
+    chart.categoryAxis.reverseDirection = True
+    chart.categoryAxis.labels.fontName = FONT
+    chart.categoryAxis.labels.fontSize = 8
+    chart.categoryAxis.labels.dx = -3
+    chart.categoryAxis.strokeColor = INK
+    chart.categoryAxis.strokeWidth = HAIRLINE
+    top = max(values, default=0)
+    step = max(1, -(-top // 5))
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = max(step * 5, 1)
+    chart.valueAxis.valueStep = step
+    chart.valueAxis.labels.fontName = FONT
+    chart.valueAxis.labels.fontSize = 7.5
+    chart.valueAxis.labelTextFormat = "%d"
+    chart.valueAxis.strokeWidth = HAIRLINE
+    chart.valueAxis.visibleGrid = True
+    chart.valueAxis.gridStrokeColor = colors.HexColor("#DDDDDD")
+    chart.valueAxis.gridStrokeWidth = HAIRLINE
+    chart.barLabelFormat = "%d"
+    chart.barLabels.fontName = FONT
+    chart.barLabels.fontSize = 8
+    chart.barLabels.boxAnchor = "w"
+    chart.barLabels.dx = 3
+    drawing.add(chart)
+    return drawing
 
 
 class QrCode(Flowable):

@@ -8,32 +8,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing
-from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from kiosk.documents.data import DayReportData
-from kiosk.documents.fonts import FONT
 from kiosk.documents.layout import (
     A4,
-    HAIRLINE,
-    INK,
     MUTED,
     RULE,
     SHADE,
     QrCode,
     Styles,
     a4_furniture,
+    bar_chart,
     build_pdf,
     para,
     plain_table,
     ruled_table,
 )
 from kiosk.documents.text import format_date, format_datetime, local, t, with_code
-
-BAR = colors.HexColor("#4A4A4A")
 
 
 def render_day_report(data: DayReportData) -> bytes:
@@ -140,44 +134,13 @@ def _by_state(data: DayReportData, s: Styles, width: float) -> Flowable:
 
 def _chart(data: DayReportData, width: float, height: float) -> Drawing:
     """Applications by state as horizontal bars, first state on top, counts at the ends."""
-    lang = data.lang
-    drawing = Drawing(width, height, initialFontName=FONT)
-    labels = [entry.label for entry in data.by_state]
-    values = [entry.count for entry in data.by_state]
-    chart = HorizontalBarChart()
-    label_room = 34 * mm if lang == "en" else 26 * mm
-    chart.x, chart.y = label_room, 8 * mm
-    chart.width, chart.height = width - label_room - 8 * mm, height - 16 * mm
-    chart.data = [values]
-    chart.bars[0].fillColor = BAR
-    chart.bars[0].strokeColor = None
-    chart.barWidth = 6
-    chart.categoryAxis.categoryNames = labels
-    chart.categoryAxis.reverseDirection = True
-    chart.categoryAxis.labels.fontName = FONT
-    chart.categoryAxis.labels.fontSize = 8
-    chart.categoryAxis.labels.dx = -3
-    chart.categoryAxis.strokeColor = INK
-    chart.categoryAxis.strokeWidth = HAIRLINE
-    top = max(values, default=0)
-    step = max(1, -(-top // 5))
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.valueMax = max(step * 5, 1)
-    chart.valueAxis.valueStep = step
-    chart.valueAxis.labels.fontName = FONT
-    chart.valueAxis.labels.fontSize = 7.5
-    chart.valueAxis.labelTextFormat = "%d"
-    chart.valueAxis.strokeWidth = HAIRLINE
-    chart.valueAxis.visibleGrid = True
-    chart.valueAxis.gridStrokeColor = colors.HexColor("#DDDDDD")
-    chart.valueAxis.gridStrokeWidth = HAIRLINE
-    chart.barLabelFormat = "%d"
-    chart.barLabels.fontName = FONT
-    chart.barLabels.fontSize = 8
-    chart.barLabels.boxAnchor = "w"
-    chart.barLabels.dx = 3
-    drawing.add(chart)
-    return drawing
+    return bar_chart(
+        [entry.label for entry in data.by_state],
+        [entry.count for entry in data.by_state],
+        width,
+        height,
+        label_room=34 * mm if data.lang == "en" else 26 * mm,
+    )
 
 
 def _by_item(data: DayReportData, s: Styles, width: float) -> Flowable:
