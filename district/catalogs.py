@@ -6,6 +6,8 @@ lines as `kiosk catalog import`) and stores it as a new version for every statio
 its item codes (what uploads are checked against). The version is the file's
 `[catalog] version`; importing the same file again changes nothing, and another file
 under a version already published is refused (the stations could not tell them apart).
+The console's upload (`upload_catalog`) makes the same checks on the file's content.
+Each version published is an audit entry.
 Until a catalog is published, GET /v1/catalog answers 204 and every uploaded application
 is rejected `unknown_item`: the district accepts only items it has published.
 
@@ -21,25 +23,47 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from district import audit
 from district.db import Database
 from district.errors import Refused
 from district.models import Catalog, CatalogItem, SettingsVersion
 from district.stations import find_station
 from kiosk.sync.wire import CatalogAnswer, SettingsAnswer
 
+if TYPE_CHECKING:
+    from kiosk.core.catalog import Catalog as KioskCatalog
+
 MAX_SETTINGS_BYTES = 64 * 1024
 
 
-def import_catalog(db: Database, path: Path) -> dict[str, Any]:
+def import_catalog(
+    db: Database, path: Path, *, by: str = audit.COMMAND_LINE, address: str = ""
+) -> dict[str, Any]:
     """Publish the catalog file at `path`. Raises kiosk's CatalogError (with every problem
     and its line) for a file `kiosk catalog import` would refuse."""
     from kiosk.core.catalog_store import read_catalog_file
 
     catalog, raw = read_catalog_file(path)
+    return _publish(db, catalog, raw, by=by, address=address)
+
+
+def upload_catalog(
+    db: Database, raw: bytes, source: str, *, by: str, address: str
+) -> dict[str, Any]:
+    """Publish a catalog file's content sent to the console (`source` names the file in
+    the problems), with the same checks as `import_catalog`."""
+    from kiosk.core.catalog_store import read_catalog_bytes
+
+    return _publish(db, read_catalog_bytes(raw, source), raw, by=by, address=address)
+
+
+def _publish(
+    db: Database, catalog: KioskCatalog, raw: bytes, *, by: str, address: str
+) -> dict[str, Any]:
     digest = hashlib.sha256(raw).hexdigest()
     version = catalog.header.version
     result = {"version": version, "items": len(catalog), "sha256": digest}
@@ -67,6 +91,10 @@ def import_catalog(db: Database, path: Path) -> dict[str, Any]:
         connection.execute(
             CatalogItem.__table__.insert(),
             [{"catalog_id": catalog_id, "code": item.code} for item in catalog.items],
+        )
+        audit.append(
+            db, connection, account=by, address=address, action=audit.CATALOG_PUBLISHED,
+            record=f"catalog:{version}",
         )
     return {**result, "published": True}
 

@@ -213,12 +213,14 @@ def name(context: Context, name: str | None) -> None:
 
 @main.group()
 def station() -> None:
-    """Stations: add (with an enrollment code), list, new code, revoke, settings."""
+    """Stations: add (with an enrollment code), list, new code, revoke, rename, group,
+    settings."""
 
 
 @station.command("add")
 @click.argument("name")
 @click.option("--code", help="The station code used in references (default: ST0001, …).")
+@click.option("--group", default="", help="The station group whose agents serve it.")
 @click.option(
     "--expires-minutes", default=30, show_default=True, type=int,
     help="How long the enrollment code stays valid.",
@@ -226,13 +228,16 @@ def station() -> None:
 @json_option
 @pass_context
 def station_add(
-    context: Context, name: str, code: str | None, expires_minutes: int, as_json: bool
+    context: Context, name: str, code: str | None, group: str, expires_minutes: int,
+    as_json: bool,
 ) -> None:
     """Add a station NAME and print its id and one-time enrollment code."""
     from district.stations import add_station
 
     with _reported(as_json):
-        added = add_station(context.db(), name, code=code, expires_minutes=expires_minutes)
+        added = add_station(
+            context.db(), name, code=code, station_group=group, expires_minutes=expires_minutes
+        )
     if as_json:
         _echo_json(added.to_json())
     else:
@@ -293,6 +298,41 @@ def station_revoke(context: Context, station_ref: str, as_json: bool) -> None:
         _echo_json(revoked)
     else:
         click.echo(f"station {revoked['station_code']} revoked")
+
+
+@station.command("rename")
+@click.argument("station_ref", metavar="ID")
+@click.argument("name")
+@json_option
+@pass_context
+def station_rename(context: Context, station_ref: str, name: str, as_json: bool) -> None:
+    """Give station ID (its id or code) the name NAME."""
+    from district.stations import rename
+
+    with _reported(as_json):
+        renamed = rename(context.db(), station_ref, name)
+    if as_json:
+        _echo_json(renamed)
+    else:
+        click.echo(f"station {renamed['station_code']} is now {renamed['station_name']}")
+
+
+@station.command("group")
+@click.argument("station_ref", metavar="ID")
+@click.argument("group")
+@json_option
+@pass_context
+def station_group(context: Context, station_ref: str, group: str, as_json: bool) -> None:
+    """Put station ID (its id or code) in station GROUP, whose agents serve it ("" for
+    none: only admins see it)."""
+    from district.stations import set_group
+
+    with _reported(as_json):
+        moved = set_group(context.db(), station_ref, group)
+    if as_json:
+        _echo_json(moved)
+    else:
+        click.echo(f"station {moved['station_code']} is in group {moved['station_group'] or '-'}")
 
 
 @station.command("settings")

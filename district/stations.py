@@ -13,7 +13,14 @@ Enrollment takes the code and the public key the kiosk made:
 
 `district station code ID` issues a new code for an enrolled station (a replaced kiosk):
 enrolling with it replaces the station's key, and the station's older unused codes are
-void. Revoking is immediate (every signed request checks it) and final.
+void. Revoking is immediate (every signed request checks it) and final. A station can be
+renamed and moved to another station group (the agents who serve it; "" is none).
+Adding, a new code, revoking, renaming and regrouping are each an audit entry
+(`station:<code>`), written in the change's own transaction.
+
+`read_health` reads the health report a station sent with its last sync
+(`kiosk.sync.wire.StationReport`) defensively: it was stored by whatever software the
+station ran, so any part of it may be missing or of another shape.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +37,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, func, select, update
 
+from district import audit
+from district.accounts import GROUP_PATTERN
 from district.db import DEFAULT_DISTRICT_NAME, Database
 from district.errors import NotFound, ProblemError, Refused, field_summary
 from district.models import EnrollmentCode, Station
@@ -38,6 +48,9 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 10
 DEFAULT_EXPIRES_MINUTES = 30
 STATION_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
+NAME_MAX = 120
+#: The five devices of a station's kit, as its health report names them.
+DEVICES = ("card_reader", "camera", "document_camera", "scanner", "printer")
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,83 @@ class NewCode:
             "enrollment_code": self.enrollment_code,
             "expires_at": self.expires_at.isoformat(),
         }
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device of the kit as the station last reported it (None: not said)."""
+
+    name: str
+    state: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Health:
+    """A station's last health report, each part None when missing or malformed."""
+
+    software: str | None
+    catalog_version: str | None
+    queue_depth: int | None
+    rejected: int | None
+    clock: str | None
+    devices: tuple[Device, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "software": self.software,
+            "catalog_version": self.catalog_version,
+            "queue_depth": self.queue_depth,
+            "rejected": self.rejected,
+            "clock": self.clock,
+            "devices": {
+                device.name: {"state": device.state, "error": device.error}
+                for device in self.devices
+            },
+        }
+
+
+def read_health(report: object, software: str = "") -> Health:
+    """The parts of a station's health report that are what they should be; `software`
+    (the version it enrolled with) stands in when the report names none."""
+    fields = report if isinstance(report, dict) else {}
+    devices = fields.get("devices")
+    if isinstance(devices, list):  # the wire's form: [{"family": ..., "state": ...}, ...]
+        devices = {
+            device["family"]: device
+            for device in devices
+            if isinstance(device, dict) and isinstance(device.get("family"), str)
+        }
+    devices = devices if isinstance(devices, dict) else {}
+
+    def device(name: str) -> Device:
+        found = devices.get(name)
+        found = found if isinstance(found, dict) else {}
+        return Device(name, _short(found.get("state")), _short(found.get("error")))
+
+    queued = fields.get("queued", fields.get("queue_depth"))
+    return Health(
+        software=_short(fields.get("software")) or _short(software),
+        catalog_version=_short(fields.get("catalog_version")),
+        queue_depth=_count(queued),
+        rejected=_count(fields.get("rejected")),
+        clock=_short(fields.get("clock")),
+        devices=tuple(device(name) for name in DEVICES),
+    )
+
+
+def _short(value: object) -> str | None:
+    """A short printable text from a report, or None."""
+    if not isinstance(value, str):
+        return None
+    value = "".join(char for char in value[:64] if char.isprintable()).strip()
+    return value or None
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def make_code() -> str:
@@ -82,13 +172,19 @@ def set_district_name(db: Database, name: str) -> None:
 
 
 def add_station(
-    db: Database, name: str, *, code: str | None = None, expires_minutes: int = 30
+    db: Database,
+    name: str,
+    *,
+    code: str | None = None,
+    station_group: str = "",
+    expires_minutes: int = 30,
+    by: str = audit.COMMAND_LINE,
+    address: str = "",
 ) -> NewCode:
-    name = name.strip()
-    if not 1 <= len(name) <= 120:
-        raise Refused("a station's name must be 1 to 120 characters")
+    name = check_name(name)
     if code is not None and not STATION_CODE.match(code):
         raise Refused("a station code is 2 to 12 capital letters and digits, such as PD0101")
+    station_group = check_group(station_group)
     _check_minutes(expires_minutes)
     now = datetime.now(UTC)
     station_id = str(uuid.uuid4())
@@ -99,14 +195,22 @@ def add_station(
             raise Refused(f"there is already a station with the code {code}")
         connection.execute(
             Station.__table__.insert().values(
-                id=station_id, code=code, name=name, software="", created_at=now
+                id=station_id, code=code, name=name, software="", created_at=now,
+                station_group=station_group,
             )
         )
         enrollment_code, expires_at = _issue_code(connection, station_id, now, expires_minutes)
+        audit.append(
+            db, connection, account=by, address=address, action=audit.STATION_ADDED,
+            record=f"station:{code}",
+        )
     return NewCode(station_id, code, name, enrollment_code, expires_at)
 
 
-def new_code(db: Database, station: str, *, expires_minutes: int = 30) -> NewCode:
+def new_code(
+    db: Database, station: str, *, expires_minutes: int = 30, by: str = audit.COMMAND_LINE,
+    address: str = "",
+) -> NewCode:
     """A new enrollment code for an existing station (a replaced or reinstalled kiosk)."""
     _check_minutes(expires_minutes)
     now = datetime.now(UTC)
@@ -120,10 +224,16 @@ def new_code(db: Database, station: str, *, expires_minutes: int = 30) -> NewCod
             )
         )
         enrollment_code, expires_at = _issue_code(connection, row.id, now, expires_minutes)
+        audit.append(
+            db, connection, account=by, address=address, action=audit.STATION_CODE,
+            record=f"station:{row.code}",
+        )
     return NewCode(row.id, row.code, row.name, enrollment_code, expires_at)
 
 
-def revoke(db: Database, station: str) -> dict[str, Any]:
+def revoke(
+    db: Database, station: str, *, by: str = audit.COMMAND_LINE, address: str = ""
+) -> dict[str, Any]:
     with db.write() as connection:
         row = find_station(connection, station)
         revoked_at = row.revoked_at or datetime.now(UTC)
@@ -135,7 +245,60 @@ def revoke(db: Database, station: str) -> dict[str, Any]:
                 EnrollmentCode.station_id == row.id, EnrollmentCode.used_at.is_(None)
             )
         )
+        audit.append(
+            db, connection, account=by, address=address, action=audit.STATION_REVOKED,
+            record=f"station:{row.code}",
+        )
     return {"station_id": row.id, "station_code": row.code, "revoked_at": revoked_at.isoformat()}
+
+
+def rename(
+    db: Database, station: str, name: str, *, by: str = audit.COMMAND_LINE, address: str = ""
+) -> dict[str, Any]:
+    """Give station ID another name (what its screens and the console show)."""
+    return _change(db, station, "name", check_name(name), by=by, address=address)
+
+
+def set_group(
+    db: Database, station: str, group: str, *, by: str = audit.COMMAND_LINE, address: str = ""
+) -> dict[str, Any]:
+    """Move station ID to station group `group` ("" for none: only admins see it then)."""
+    return _change(db, station, "station_group", check_group(group), by=by, address=address)
+
+
+def check_name(name: str) -> str:
+    """A station's name as stored: 1 to 120 characters, no control characters."""
+    name = name.strip()
+    if not 1 <= len(name) <= NAME_MAX or any(
+        unicodedata.category(char) in ("Cc", "Cs") for char in name
+    ):
+        raise Refused(f"a station's name must be 1 to {NAME_MAX} characters, no control ones")
+    return name
+
+
+def check_group(group: str) -> str:
+    """A station group as stored ("" for none)."""
+    group = group.strip()
+    if group and not GROUP_PATTERN.match(group):
+        raise Refused("a station group is 1 to 60 letters, digits, dots or dashes")
+    return group
+
+
+def _change(
+    db: Database, station: str, column: str, value: str, *, by: str, address: str
+) -> dict[str, Any]:
+    with db.write() as connection:
+        row = find_station(connection, station)
+        if getattr(row, column) != value:
+            connection.execute(
+                update(Station).where(Station.id == row.id).values({column: value})
+            )
+            audit.append(
+                db, connection, account=by, address=address, action=audit.STATION_CHANGED,
+                record=f"station:{row.code}", detail="name" if column == "name" else "group",
+            )
+        changed = connection.execute(select(Station).where(Station.id == row.id)).one()
+    return _station_json(changed)
 
 
 def list_stations(db: Database) -> list[dict[str, Any]]:
@@ -251,5 +414,6 @@ def _station_json(row: Any) -> dict[str, Any]:
         "enrolled_at": row.enrolled_at.isoformat() if row.enrolled_at else None,
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
         "software": row.software,
+        "station_group": row.station_group,
     }
 

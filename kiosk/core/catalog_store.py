@@ -47,12 +47,18 @@ def read_catalog_file(path: Path) -> tuple[Catalog, bytes]:
         raw = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"cannot read catalog file {path}: {exc.strerror}") from None
+    return read_catalog_bytes(raw, source), raw
+
+
+def read_catalog_bytes(raw: bytes, source: str) -> Catalog:
+    """Check a catalog file's content (UTF-8 text, then the whole catalog); `source`
+    names it in the problems."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise CatalogRefused(source, [CatalogProblem(line, "not UTF-8 text")]) from None
-    return parse_catalog_text(text, source), raw
+    return parse_catalog_text(text, source)
 
 
 def install_catalog(store: Store, catalog: Catalog, raw: bytes) -> None:
