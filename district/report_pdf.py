@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
+from district.console.inbox import local_time
 from district.console.reports import average, duration, heading, labels, state_label
 from district.reporting import SCORES, Ratings, Report
 from kiosk.documents.layout import (
@@ -122,7 +123,7 @@ def render_report(report: Report, scope: str) -> bytes:
         rows = [[para(t("reports_rated_at"), s.cell), para(t("reports_station"), s.cell),
                  para(t("reports_score_column"), s.cell_right),
                  para(t("reports_comment"), s.cell)]]
-        rows += [[para(c.rated_at.astimezone().strftime("%Y-%m-%d %H:%M"), s.cell),
+        rows += [[para(local_time(c.rated_at), s.cell),
                   para(c.station_name or c.station, s.cell), para(str(c.score), s.cell_right),
                   para(c.text, s.cell)] for c in report.comments]
         story.append(ruled_table(rows, [30 * mm, 40 * mm, 14 * mm, width - 84 * mm],

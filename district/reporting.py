@@ -27,15 +27,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, select
 
 from district.applications import STATES
+from district.console import worklist
 from district.db import Database
 from district.errors import Refused
-from district.models import Application, Catalog, Decision, Rating, Station
+from district.models import Application, Decision, Rating, Station
 
 Kind = Literal["day", "month"]
 SCORES = (1, 2, 3, 4, 5)
@@ -280,21 +280,10 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 def item_names(connection: Connection, language: str) -> dict[str, str]:
-    """Item code → name in `language`, from the newest published catalog."""
-    row = connection.execute(
-        select(Catalog.sha256, Catalog.toml).order_by(Catalog.id.desc()).limit(1)
-    ).first()
-    if row is None:
-        return {}
-    return dict(_catalog_names(row.sha256, row.toml, language))
-
-
-@lru_cache(maxsize=8)
-def _catalog_names(sha256: str, toml: str, language: str) -> tuple[tuple[str, str], ...]:
-    """Parsed once per catalog version (`sha256` names its content) and language."""
-    from kiosk.core.catalog import parse_catalog
-
-    return tuple((entry.code, entry.name(language)) for entry in parse_catalog(toml))
+    """Item code → name in `language`, from the newest published catalog (the inbox's
+    cached reading of it)."""
+    index = 1 if language == "en" else 0
+    return {code: names[index] for code, names in worklist.item_names(connection).items()}
 
 
 # -- the queries ------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from district.errors import Refused
 from district.reporting import Report
 
 from .deps import CONSOLE, ConsoleError, Viewer, database, page, render
+from .inbox import local_time
 from .strings import register, text
 
 router = APIRouter(include_in_schema=False)
@@ -123,12 +124,6 @@ register(
             "2026-11, and the station and the item come from the lists.",
         ),
         "reports_generated": ("生成时间：{at}", "Made: {at}"),
-        "reports_state_submitted": ("待受理", "Submitted"),
-        "reports_state_needs_more": ("需补正", "Needs more"),
-        "reports_state_accepted": ("已受理", "Accepted"),
-        "reports_state_ready_for_pickup": ("待领取", "Ready for pickup"),
-        "reports_state_completed": ("已办结", "Completed"),
-        "reports_state_rejected": ("不予受理", "Rejected"),
     }
 )
 
@@ -187,11 +182,10 @@ def labels(language: str) -> Callable[..., str]:
 
 
 def state_label(language: str, state: str) -> str:
-    key = f"reports_state_{state}"
-    return text(language, key) if key in _STATE_KEYS else state  # type: ignore[arg-type]
-
-
-_STATE_KEYS = {f"reports_state_{s}" for s in reporting.STATES}
+    """The inbox's name of a state (the state itself if it is not one of ours)."""
+    if state not in reporting.STATES:
+        return state
+    return text(language, f"inbox_state_{state}")  # type: ignore[arg-type]
 
 
 def duration(language: str, seconds: float | None) -> str:
@@ -331,7 +325,7 @@ def reports_page(
         heading=heading(report), scope_line=scope_line(viewer), query=chosen.query(),
         state_label=lambda state: state_label(viewer.language, state),
         duration=lambda seconds: duration(viewer.language, seconds),
-        average=average, scores=reporting.SCORES,
+        average=average, scores=reporting.SCORES, local_time=local_time,
     )
 
 
@@ -423,7 +417,7 @@ def report_csv(report: Report) -> str:
                for r in ratings])
     table(t("reports_comments"),
           ["rated_at", "station", "item", "score", t("reports_comment")],
-          [[c.rated_at.astimezone().isoformat(timespec="minutes"), c.station, c.item, c.score,
+          [[local_time(c.rated_at), c.station, c.item, c.score,
             c.text] for c in report.comments])
     return out.getvalue()
 
