@@ -264,9 +264,9 @@ def open_access(
     request: Request,
     application_id: ApplicationId,
     viewer: Annotated[Viewer, Depends(page(*GROUP))],
-    what: Field200,
-    reason: Field200,
-    csrf: Field200,
+    what: Field200 = "",
+    reason: Field200 = "",
+    csrf: Field200 = "",
 ) -> Response:
     check_csrf(viewer, csrf)
     db = database(request)
@@ -291,7 +291,10 @@ def material(
     position: Annotated[int, Path(ge=0, le=10_000)],
     viewer: Annotated[Viewer, Depends(page(*GROUP))],
 ) -> Response:
-    """A material's bytes, for a session holding a live grant for the materials."""
+    """A material's bytes, for a session holding a live grant for the materials. Only the
+    types a browser shows safely are served inline; the console's headers
+    (`Cache-Control: no-store`, `X-Content-Type-Options: nosniff`, the CSP) come on every
+    answer from its middleware."""
     db = database(request)
     with db.read() as connection:
         if not worklist.in_scope(connection, viewer.station_scope(), application_id):
@@ -309,9 +312,7 @@ def material(
         content,
         media_type=row.media_type if inline else "application/octet-stream",
         headers={
-            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"'
         },
     )
 
@@ -321,13 +322,15 @@ def decide_page(
     request: Request,
     application_id: ApplicationId,
     viewer: Annotated[Viewer, Depends(page(*GROUP))],
-    state: Field200,
-    version: Annotated[int, Form(ge=0, le=2**31 - 1)],
-    csrf: Field200,
+    state: Field200 = "",
+    version: Annotated[int | None, Form(ge=0, le=2**31 - 1)] = None,
+    csrf: Field200 = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(viewer, csrf)
     view = _view(request, viewer, application_id)
+    if version is None:
+        raise ConsoleError(400, "error_bad_request")
     language = viewer.language
     if view.version != version:
         return _show(request, viewer, view, status=409,

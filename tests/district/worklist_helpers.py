@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from district.db import Database
 from district.models import Application, Station
-from tests.district.conftest import ITEM, Kiosk, MakeStation
+from tests.district.conftest import ITEM, Kiosk, MakeStation, snapshot
 
 #: A 1×1 PNG: a material that is an image.
 PNG = bytes.fromhex(
@@ -88,3 +88,13 @@ def insert_applications(
     with db.write() as connection:
         connection.execute(Application.__table__.insert(), rows)
     return [row["id"] for row in rows]
+
+
+#: The tables an agent's requests may change (sessions change on every request).
+WORK_TABLES = ("applications", "changes", "decisions", "access_grants", "audit_log")
+
+
+def work_rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tables an agent's work changes, to show a request changed none."""
+    rows = snapshot(db)
+    return {name: rows[name] for name in WORK_TABLES}
