@@ -198,16 +198,32 @@ def entries(
     db: Database,
     *,
     since: datetime | None = None,
+    until: datetime | None = None,
     account: str | None = None,
+    action: str | None = None,
+    record: str | None = None,
+    before: int | None = None,
+    newest_first: bool = False,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Entries oldest first, as `district audit list --json` and the audit page show them."""
-    query = select(AuditEntry).order_by(AuditEntry.seq)
+    """Entries oldest first (newest first if asked), as `district audit list --json` and
+    the audit page show them: at or after `since`, before `until`, of one `account` and
+    `action`, whose record starts with `record`, numbered below `before`."""
+    order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
+    query = select(AuditEntry).order_by(order)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     if account is not None:
         query = query.where(AuditEntry.account == account)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if record is not None:
+        query = query.where(AuditEntry.record.startswith(record, autoescape=True))
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     with db.read() as connection:

@@ -43,8 +43,8 @@ MAX_COMMENTS = 200
 TREND_MONTHS = 12
 FIRST_YEAR, LAST_YEAR = 2000, 2199  # what a report may ask for (anything else is a typo)
 
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DAY = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _CODE = re.compile(r"^[A-Za-z0-9-]{1,16}$")
 
 
