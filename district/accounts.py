@@ -125,7 +125,7 @@ def add_user(
     by: str = audit.COMMAND_LINE,
     address: str = "",
 ) -> Account:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise Refused(
             "an account name is 2 to 64 letters, digits, dots, dashes or underscores"
         )
@@ -136,7 +136,7 @@ def add_user(
         raise Refused(f"an {role} works for one station group: give --station-group")
     if role not in GROUP_ROLES and station_group:
         raise Refused(f"an {role} works for every station: no station group")
-    if station_group and not GROUP_PATTERN.match(station_group):
+    if station_group and not GROUP_PATTERN.fullmatch(station_group):
         raise Refused("a station group is 1 to 60 letters, digits, dots or dashes")
     check_password_rules(password)
     now = datetime.now(UTC)

@@ -182,7 +182,7 @@ def add_station(
     address: str = "",
 ) -> NewCode:
     name = check_name(name)
-    if code is not None and not STATION_CODE.match(code):
+    if code is not None and not STATION_CODE.fullmatch(code):
         raise Refused("a station code is 2 to 12 capital letters and digits, such as PD0101")
     station_group = check_group(station_group)
     _check_minutes(expires_minutes)
@@ -279,7 +279,7 @@ def check_name(name: str) -> str:
 def check_group(group: str) -> str:
     """A station group as stored ("" for none)."""
     group = group.strip()
-    if group and not GROUP_PATTERN.match(group):
+    if group and not GROUP_PATTERN.fullmatch(group):
         raise Refused("a station group is 1 to 60 letters, digits, dots or dashes")
     return group
 

@@ -234,7 +234,7 @@ def visible_stations(
 
 def visible_station(db: Database, viewer: Viewer, code: str) -> StationView:
     """One station `viewer` may see; any other code (or garbage) is 404."""
-    if not CODE_IN_PATH.match(code):
+    if not CODE_IN_PATH.fullmatch(code):
         raise ConsoleError(404, "error_not_found")
     with db.read() as connection:
         row = connection.execute(

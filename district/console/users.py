@@ -266,7 +266,7 @@ def _account_action(
 ) -> Any:
     """Run `action(db, name)` on an existing account; 404 for any other name."""
     check_csrf(viewer, csrf)
-    if not accounts.NAME_PATTERN.match(name):
+    if not accounts.NAME_PATTERN.fullmatch(name):
         raise ConsoleError(404, "error_not_found")
     try:
         return action(database(request), name)
