@@ -15,22 +15,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.browser.chromium_driver import Chromium
-from tests.browser.console_site import ConsoleSite, open_site
+from tests.browser.console_site import ConsoleSite, SiteFactory, open_site
 from tests.browser.pages import SCREENSHOTS
 from tests.district.conftest import BACKENDS, TEMPLATE, postgres_cluster
 from tests.district.postgres import PostgresCluster
 from tests.district.test_sync_e2e import DistrictServer
 
 __all__ = ["postgres_cluster"]  # the private PostgreSQL cluster, a fixture here too
-
-SiteFactory = Callable[[str], ConsoleSite]
-
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Chromium]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,9 @@ class ConsoleSite:
             assert not [secret for secret in NEVER_LOGGED if secret in text], (
                 f"{who} logged personal data"
             )
+
+
+SiteFactory = Callable[[str], ConsoleSite]  # the `sites` fixture: a backend's seeded console
 
 
 def by_role(role: str) -> Account:
