@@ -10,10 +10,12 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 import zxingcpp
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +24,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from district import audit
+from district.cli import main
 from district.console.stations import enrollment_payload
 from district.db import Database
 from district.models import EnrollmentCode, Station
@@ -353,3 +356,40 @@ def test_filters_and_sorting(db: Database, client: TestClient) -> None:
     assert admin.api_get("/console/api/stations?state=bogus").status_code == 422
     page = admin.get("/console/stations?group=g1&state=waiting").text
     assert "AA0001" in page and "BB0002" not in page
+
+
+def test_the_station_commands_write_audit_entries(db_url: str, key_file: Path) -> None:
+    def district(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(
+            main, ["--db", db_url, "--key-file", str(key_file), *args], catch_exceptions=False
+        )
+        assert result.exit_code == code, result.output
+        return result.stdout
+
+    added = json.loads(district("station", "add", "One", "--code", "PD0101", "--group", "g1",
+                                "--json"))
+    assert added["station_code"] == "PD0101"
+    assert "is now Two" in district("station", "rename", "PD0101", "Two")
+    moved = json.loads(district("station", "group", "PD0101", "g2", "--json"))
+    assert (moved["station_name"], moved["station_group"]) == ("Two", "g2")
+    assert "group -" in district("station", "group", "PD0101", "")
+    district("station", "code", "PD0101")
+    district("station", "revoke", "PD0101")
+    assert "error:" in CliRunner().invoke(
+        main, ["--db", db_url, "--key-file", str(key_file), "station", "rename", "PD0101", " "]
+    ).output
+    district("station", "group", "NOPE", "g1", code=1)
+    db = Database.open(db_url, key_file)
+    try:
+        actions = [(e["action"], e["record"], e["detail"], e["account"])
+                   for e in audit.entries(db)]
+    finally:
+        db.close()
+    assert actions == [
+        (audit.STATION_ADDED, "station:PD0101", "", audit.COMMAND_LINE),
+        (audit.STATION_CHANGED, "station:PD0101", "name", audit.COMMAND_LINE),
+        (audit.STATION_CHANGED, "station:PD0101", "group", audit.COMMAND_LINE),
+        (audit.STATION_CHANGED, "station:PD0101", "group", audit.COMMAND_LINE),
+        (audit.STATION_CODE, "station:PD0101", "", audit.COMMAND_LINE),
+        (audit.STATION_REVOKED, "station:PD0101", "", audit.COMMAND_LINE),
+    ]
