@@ -171,8 +171,11 @@ def verify(db: Database, file: Path | None = None) -> Problem | None:
             if row.seq != previous_seq + 1:
                 return Problem(previous_seq + 1, "removed")
             if row.prev_hash != prev_hash:
-                # the entry before was rewritten with a hash of its own making
-                return Problem(max(previous_seq, 1), "changed")
+                if entry_hash(row.prev_hash, row._asdict()) == row.hash:
+                    # this entry is as written: the one before was rewritten with a hash
+                    # of its own making
+                    return Problem(max(previous_seq, 1), "changed")
+                return Problem(row.seq, "changed")
             if entry_hash(row.prev_hash, row._asdict()) != row.hash:
                 return Problem(row.seq, "changed or moved")
             hashes[row.seq] = row.hash
@@ -188,7 +191,8 @@ def verify(db: Database, file: Path | None = None) -> Problem | None:
         checkpoints += _read_checkpoint_file(target)
     for seq, digest in checkpoints:
         if seq not in hashes:
-            return Problem(seq, "removed (it was checkpointed)")
+            # the newest entries are gone: name the first of them
+            return Problem(previous_seq + 1, f"removed (entry {seq} was checkpointed)")
         if hashes[seq] != digest:
             return Problem(seq, "changed (it differs from its checkpoint)")
     return None
