@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: a local district server on SQLite, the demo kiosk enrolled with it, and the
 # kiosk on the simulated kit (in a window when there is a display; else on Xvfb for 20 s,
-# with a screenshot). The district server stops when the kiosk does.
+# with a screenshot). The district's console serves a demo agent whose station group holds
+# the demo kiosk's station, and the kiosk's first run queues a few sample applications for
+# their inbox. The district server (and with it the console) stops when the kiosk does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +35,26 @@ if [[ "$enrolled" != "True" ]]; then
   code=$(echo "$answer" | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)['enrollment_code'])")
   "${KIOSK[@]}" enroll --server "$SERVER" --code "$code"
 fi
+# The demo agent serves the station group "demo"; the demo station is in it (every time:
+# a station enrolled by an older demo had no group).
+"${DISTRICT[@]}" station group DEMO01 demo >/dev/null
+DEMO_AGENT=demo.agent
+DEMO_AGENT_PASSWORD=demo-agent-2026
+if ! "${DISTRICT[@]}" user list --json | .venv/bin/python -c \
+    "import json,sys; sys.exit('$DEMO_AGENT' not in [u['name'] for u in json.load(sys.stdin)])"; then
+  echo "$DEMO_AGENT_PASSWORD" | "${DISTRICT[@]}" user add "$DEMO_AGENT" --role agent \
+    --station-group demo --password-stdin >/dev/null
+fi
 "${KIOSK[@]}" sync --once || true
+# Sample applications for the agent's inbox, the first time (a made-up resident; the item
+# is in the catalog the first sync brought).
+if [[ $("${KIOSK[@]}" applications list --json) == "[]" ]]; then
+  echo '{"name": "李小梅", "ssn": "310115198503150027", "birth_date": "1985-03-15"}' \
+    >"$DEMO/resident.json"
+  "${KIOSK[@]}" applications new --item MI-001 --resident-json "$DEMO/resident.json" \
+    --count 3 >/dev/null && "${KIOSK[@]}" sync --once >/dev/null || true
+fi
+echo "district console: $SERVER/console/ (agent $DEMO_AGENT, password $DEMO_AGENT_PASSWORD)"
 # Staff mode needs a PIN; the demo's is DEMO_PIN (a station's is set by its technician).
 DEMO_PIN=314159
 [[ -f "$DEMO/staff-pin.json" ]] || echo "$DEMO_PIN" | "${KIOSK[@]}" staff set-pin --pin-stdin >/dev/null

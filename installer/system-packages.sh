@@ -2,6 +2,8 @@
 # Install the Debian packages Doorstep needs, when any are missing.
 #   installer/system-packages.sh runtime   what the kiosk needs to run (and to build pyscard)
 #   installer/system-packages.sh test      that, plus what the test suite starts and uses
+#                                          (the console's browser tests drive Chromium through
+#                                          chromium-driver; they share the kiosk's CJK fonts)
 # Needs root (or sudo) only when something is missing; prints what it installs.
 set -euo pipefail
 
@@ -12,7 +14,10 @@ runtime=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1
 )
-test=(xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf postgresql)
+test=(
+  xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf postgresql
+  chromium chromium-driver
+)
 
 case "${1:-}" in
   runtime) wanted=("${runtime[@]}") ;;
