@@ -11,6 +11,7 @@ An application of a station outside the viewer's group is "not found" (404), nev
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -213,26 +214,36 @@ def decision_problem(view: worklist.ApplicationView, state: str, reason: str) ->
     return None
 
 
-def _view(request: Request, viewer: Viewer, application_id: str) -> worklist.ApplicationView:
+@dataclass(frozen=True)
+class _Loaded:
+    """An application with what its page needs besides: the viewer's live grants on it
+    and the newest catalog (read in one transaction)."""
+
+    view: worklist.ApplicationView
+    grants: dict[str, datetime]
+    catalog: worklist.CatalogView
+
+
+def _load(request: Request, viewer: Viewer, application_id: str) -> _Loaded:
+    """The application if the viewer's group holds it, else 404."""
     db = database(request)
     with db.read() as connection:
         view = worklist.application(connection, db.vault, viewer.station_scope(), application_id)
-    if view is None:
-        raise ConsoleError(404, "error_not_found")
-    return view
+        if view is None:
+            raise ConsoleError(404, "error_not_found")
+        grants = access.live_grants(connection, viewer.session.token_sha256, application_id)
+        return _Loaded(view, grants, worklist.newest_catalog(connection))
 
 
 def _show(
-    request: Request, viewer: Viewer, view: worklist.ApplicationView, *, status: int = 200,
+    request: Request, viewer: Viewer, loaded: _Loaded, *, status: int = 200,
     notice: str = "", notice_kind: str = "", chosen: str = "", reason: str = "",
 ) -> Response:
-    with database(request).read() as connection:
-        grants = access.live_grants(connection, viewer.session.token_sha256, view.id)
-        item = worklist.catalog_item(connection, view.item_code)
+    view, grants = loaded.view, loaded.grants
     revealed = "identity" in grants
     return render(
         request, "application.html", viewer=viewer, title_key="application_title",
-        status=status, app=view, item=item, grants=grants,
+        status=status, app=view, item=loaded.catalog.item(view.item_code), grants=grants,
         resident=worklist.resident_fields(view.resident, reveal=revealed),
         missing=worklist.resident_missing(view.resident),
         form=worklist.form_fields(view.form, reveal=revealed),
@@ -251,12 +262,12 @@ def application_page(
     viewer: Annotated[Viewer, Depends(page(*GROUP))],
     done: Annotated[str | None, Query(max_length=30)] = None,
 ) -> Response:
-    view = _view(request, viewer, application_id)
+    loaded = _load(request, viewer, application_id)
     notice = ""
     if done in STATES:
         state = text(viewer.language, f"inbox_state_{done}")
         notice = text(viewer.language, "application_decision_done", state=state)
-    return _show(request, viewer, view, notice=notice, notice_kind="ok")
+    return _show(request, viewer, loaded, notice=notice, notice_kind="ok")
 
 
 @router.post(f"{CONSOLE}/applications/{{application_id}}/access", include_in_schema=False)
@@ -328,16 +339,15 @@ def decide_page(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(viewer, csrf)
-    view = _view(request, viewer, application_id)
+    loaded = _load(request, viewer, application_id)
     if version is None:
         raise ConsoleError(400, "error_bad_request")
-    language = viewer.language
-    if view.version != version:
-        return _show(request, viewer, view, status=409,
-                     notice=text(language, "application_decision_overtaken"), notice_kind="error")
-    problem = decision_problem(view, state, reason)
+    overtaken = text(viewer.language, "application_decision_overtaken")
+    if loaded.view.version != version:
+        return _show(request, viewer, loaded, status=409, notice=overtaken, notice_kind="error")
+    problem = decision_problem(loaded.view, state, reason)
     if problem is not None:
-        return _show(request, viewer, view, status=400, notice=text(language, problem),
+        return _show(request, viewer, loaded, status=400, notice=text(viewer.language, problem),
                      notice_kind="error", chosen=state, reason=reason)
     try:
         applications.decide(
@@ -345,12 +355,12 @@ def decide_page(
             address=viewer.address, expected_version=version,
         )
     except Overtaken:
-        return _show(request, viewer, _view(request, viewer, application_id), status=409,
-                     notice=text(language, "application_decision_overtaken"), notice_kind="error")
+        return _show(request, viewer, _load(request, viewer, application_id), status=409,
+                     notice=overtaken, notice_kind="error")
     except NotFound:
         raise ConsoleError(404, "error_not_found") from None
     except Refused as refused:
-        return _show(request, viewer, view, status=400, notice=str(refused),
+        return _show(request, viewer, loaded, status=400, notice=str(refused),
                      notice_kind="error", chosen=state, reason=reason)
     return redirect(f"{CONSOLE}/applications/{application_id}?done={state}")
 
@@ -417,9 +427,9 @@ class DecisionAnswer(BaseModel):
     version: int
 
 
-def _answer(request: Request, view: worklist.ApplicationView) -> ApplicationAnswer:
-    with database(request).read() as connection:
-        names = worklist.item_names(connection).get(view.item_code, ("", ""))
+def _answer(loaded: _Loaded) -> ApplicationAnswer:
+    view = loaded.view
+    names = loaded.catalog.names.get(view.item_code, ("", ""))
     return ApplicationAnswer(
         id=view.id, reference=view.reference, station_code=view.station_code,
         station_name=view.station_name, item_code=view.item_code, item_name_zh=names[0],
@@ -444,7 +454,7 @@ def console_application(
     viewer: Annotated[Viewer, Depends(api(*GROUP))],
 ) -> ApplicationAnswer:
     """One application of the viewer's group, its resident and form masked."""
-    return _answer(request, _view(request, viewer, application_id))
+    return _answer(_load(request, viewer, application_id))
 
 
 @router.post(
@@ -460,7 +470,7 @@ def console_decide(
     """Decide an application (X-CSRF-Token). 409 `conflict` if someone else decided it
     since `version`; 400 for a transition its state does not allow or a missing reason."""
     api_csrf(request, viewer)
-    view = _view(request, viewer, application_id)
+    view = _load(request, viewer, application_id).view
     if view.version != body.version:
         raise ConsoleError(409, "application_decision_overtaken", "conflict")
     problem = decision_problem(view, body.state, body.reason or "")

@@ -92,24 +92,19 @@ def waited(language: Language, span: timedelta | None) -> str:
     return text(language, "inbox_days", days=days, hours=hours)
 
 
-def read_inbox(
-    request: Request, viewer: Viewer, station: str | None, item: str | None,
-    state: str | None, age: str | None, sort: str | None, after: str | None,
-    before: str | None, size: int,
-) -> tuple[worklist.Filters, worklist.InboxPage]:
-    """The filters asked for and the page they give; 400 for a filter that cannot be."""
+def parse_inbox(
+    station: str | None, item: str | None, state: str | None, age: str | None,
+    sort: str | None, after: str | None, before: str | None,
+) -> tuple[worklist.Filters, worklist.Cursor | None, worklist.Cursor | None]:
+    """The filters and cursors asked for; 400 for one that cannot be."""
     try:
-        filters = worklist.Filters.parse(station, item, state, age, sort)
-        after_cursor = worklist.Cursor.decode(after) if after else None
-        before_cursor = worklist.Cursor.decode(before) if before else None
+        return (
+            worklist.Filters.parse(station, item, state, age, sort),
+            worklist.Cursor.decode(after) if after else None,
+            worklist.Cursor.decode(before) if before else None,
+        )
     except worklist.BadFilter:
         raise ConsoleError(400, "inbox_bad_filter") from None
-    with database(request).read() as connection:
-        found = worklist.inbox(
-            connection, viewer.station_scope(), filters, after=after_cursor,
-            before=before_cursor, size=size,
-        )
-    return filters, found
 
 
 @router.get(f"{CONSOLE}/inbox", include_in_schema=False)
@@ -120,18 +115,24 @@ def inbox_page(
     sort: Param = None, after: Param = None, before: Param = None,
     size: Size = worklist.PAGE_SIZE,
 ) -> Response:
-    filters, found = read_inbox(
-        request, viewer, station, item, state, age, sort, after, before, size
+    filters, after_cursor, before_cursor = parse_inbox(
+        station, item, state, age, sort, after, before
     )
+    scope = viewer.station_scope()
     with database(request).read() as connection:
-        stations = worklist.stations_in_scope(connection, viewer.station_scope())
-        items = worklist.item_choices(connection)
+        catalog = worklist.newest_catalog(connection)
+        found = worklist.inbox(
+            connection, scope, filters, after=after_cursor, before=before_cursor, size=size,
+            catalog=catalog,
+        )
+        stations = worklist.stations_in_scope(connection, scope)
     extra = {"size": str(size)} if size != worklist.PAGE_SIZE else {}
     return render(
         request, "inbox.html", viewer=viewer, title_key="inbox_title",
-        filters=filters, found=found, stations=stations, items=items, states=STATES,
-        ages=worklist.AGES, sorts=worklist.SORTS, extra=extra, now=datetime.now(UTC),
-        local_time=local_time, waited=lambda span: waited(viewer.language, span),
+        filters=filters, found=found, stations=stations, items=catalog.items(),
+        states=STATES, ages=worklist.AGES, sorts=worklist.SORTS, extra=extra,
+        now=datetime.now(UTC), local_time=local_time,
+        waited=lambda span: waited(viewer.language, span),
     )
 
 
@@ -174,9 +175,14 @@ def console_inbox(
     size: Size = worklist.PAGE_SIZE,
 ) -> InboxAnswer:
     """The inbox's data: the same filters, order, counts and paging as the page."""
-    _filters, found = read_inbox(
-        request, viewer, station, item, state, age, sort, after, before, size
+    filters, after_cursor, before_cursor = parse_inbox(
+        station, item, state, age, sort, after, before
     )
+    with database(request).read() as connection:
+        found = worklist.inbox(
+            connection, viewer.station_scope(), filters, after=after_cursor,
+            before=before_cursor, size=size,
+        )
     return InboxAnswer(
         applications=[
             InboxItem(

@@ -216,9 +216,10 @@ def state_counts_query(scope: ColumnElement[bool], filters: Filters, now: dateti
 def inbox(
     connection: Connection, scope: ColumnElement[bool], filters: Filters, *,
     after: Cursor | None = None, before: Cursor | None = None, size: int = PAGE_SIZE,
-    now: datetime | None = None,
+    now: datetime | None = None, catalog: CatalogView | None = None,
 ) -> InboxPage:
-    """One page of the inbox under `filters`, after (or before) a cursor."""
+    """One page of the inbox under `filters`, after (or before) a cursor; item names from
+    `catalog` (the newest, looked up if not given)."""
     now = now or datetime.now(UTC)
     size = max(1, min(size, MAX_PAGE_SIZE))
     rows = connection.execute(
@@ -232,7 +233,7 @@ def inbox(
     counts.update({state: count for state, count in connection.execute(
         state_counts_query(scope, filters, now)
     ) if state in counts})
-    names = item_names(connection)
+    names = (catalog or newest_catalog(connection)).names
     page_rows = [
         InboxRow(
             id=row.id, reference=row.reference, station_code=row.station_code,
@@ -265,55 +266,56 @@ def stations_in_scope(connection: Connection, scope: ColumnElement[bool]) -> lis
 # -- the catalog's item names and guides ----------------------------------------------
 
 
+@dataclass(frozen=True)
+class CatalogView:
+    """A published catalog as the console reads it: parsed, with its items' names."""
+
+    version: str
+    catalog: ParsedCatalog | None  # None: the stored file no longer parses
+    names: dict[str, tuple[str, str]]  # item code → (Chinese name, English name)
+
+    def item(self, code: str) -> ServiceItem | None:
+        if self.catalog is None or code not in self.names:
+            return None
+        return self.catalog.get(code)
+
+    def items(self) -> list[ServiceItem]:
+        return list(self.catalog) if self.catalog is not None else []
+
+
+NO_CATALOG = CatalogView("", None, {})
+
+
 @dataclass
 class _CatalogCache:
     """The newest published catalog, parsed once per version."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    version: str = ""
-    catalog: ParsedCatalog | None = None
+    view: CatalogView = NO_CATALOG
 
 
 _CACHE = _CatalogCache()
 
 
-def newest_catalog(connection: Connection) -> ParsedCatalog | None:
-    """The newest published catalog, parsed (once per version), or None."""
+def newest_catalog(connection: Connection) -> CatalogView:
+    """The newest published catalog (parsed once per version), or NO_CATALOG."""
     newest = newest_catalog_id(connection)
     if newest is None:
-        return None
+        return NO_CATALOG
     catalog_id, version = newest
     with _CACHE.lock:
-        if _CACHE.version == version:
-            return _CACHE.catalog
+        if _CACHE.view.version == version:
+            return _CACHE.view
     toml = connection.scalar(select(Catalog.toml).where(Catalog.id == catalog_id)) or ""
     try:
         parsed: ParsedCatalog | None = parse_catalog(toml, f"catalog {version}")
     except CatalogError:
         parsed = None  # published through the same checks; a damaged row shows codes only
+    names = {item.code: (item.name_zh, item.name_en) for item in parsed or ()}
+    view = CatalogView(version, parsed, names)
     with _CACHE.lock:
-        _CACHE.version, _CACHE.catalog = version, parsed
-    return parsed
-
-
-def item_names(connection: Connection) -> dict[str, tuple[str, str]]:
-    """Item code → (Chinese name, English name) in the newest catalog."""
-    catalog = newest_catalog(connection)
-    if catalog is None:
-        return {}
-    return {item.code: (item.name_zh, item.name_en) for item in catalog}
-
-
-def catalog_item(connection: Connection, code: str) -> ServiceItem | None:
-    catalog = newest_catalog(connection)
-    if catalog is None:
-        return None
-    return next((item for item in catalog if item.code == code), None)
-
-
-def item_choices(connection: Connection) -> list[ServiceItem]:
-    catalog = newest_catalog(connection)
-    return list(catalog) if catalog is not None else []
+        _CACHE.view = view
+    return view
 
 
 # -- one application -------------------------------------------------------------------
