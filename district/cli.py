@@ -279,8 +279,7 @@ def station_list(context: Context, as_json: bool) -> None:
         _echo_json(found)
         return
     for row in found:
-        status = "revoked" if row["revoked_at"] else "enrolled" if row["enrolled"] else "waiting"
-        click.echo(f"{row['station_code']:<12} {row['station_id']}  {status:<8}  "
+        click.echo(f"{row['station_code']:<12} {row['station_id']}  {row['state']:<8}  "
                    f"{row['station_name']}")
 
 

@@ -32,7 +32,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, delete, func, select, update
@@ -49,6 +49,7 @@ CODE_LENGTH = 10
 DEFAULT_EXPIRES_MINUTES = 30
 STATION_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
 NAME_MAX = 120
+StationState = Literal["enrolled", "waiting", "revoked"]
 #: The five devices of a station's kit, as its health report names them.
 DEVICES = ("card_reader", "camera", "document_camera", "scanner", "printer")
 
@@ -301,6 +302,13 @@ def _change(
     return _station_json(changed)
 
 
+def state_of(row: Any) -> StationState:
+    """A station's state: "revoked", "enrolled" or "waiting" (for its kiosk to enroll)."""
+    if row.revoked_at is not None:
+        return "revoked"
+    return "enrolled" if row.public_key is not None else "waiting"
+
+
 def list_stations(db: Database) -> list[dict[str, Any]]:
     with db.read() as connection:
         rows = connection.execute(select(Station).order_by(Station.code)).all()
@@ -415,5 +423,6 @@ def _station_json(row: Any) -> dict[str, Any]:
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
         "software": row.software,
         "station_group": row.station_group,
+        "state": state_of(row),
     }
 

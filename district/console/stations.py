@@ -11,9 +11,9 @@ nowhere else: the district keeps only its sha256.
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import segno
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -23,8 +23,9 @@ from sqlalchemy import select
 
 from district import stations
 from district.db import Database
-from district.errors import NotFound, Refused
+from district.errors import Refused
 from district.models import Station
+from district.stations import StationState
 
 from .deps import (
     API,
@@ -44,10 +45,7 @@ router = APIRouter()
 pages = APIRouter(include_in_schema=False)
 
 Csrf = Annotated[str, Form(max_length=200)]
-StationState = Literal["enrolled", "waiting", "revoked"]
-STATES: tuple[StationState, ...] = ("enrolled", "waiting", "revoked")
-#: what a station's address part may be: its code (anything else is no station)
-CODE_IN_PATH = re.compile(r"^[A-Z0-9]{2,12}$")
+STATES: tuple[StationState, ...] = get_args(StationState)
 DONE = ("renamed", "grouped", "revoked")
 
 register(
@@ -196,19 +194,13 @@ class StationView(BaseModel):
 # -- reading ----------------------------------------------------------------------------
 
 
-def state_of(row: Any) -> StationState:
-    if row.revoked_at is not None:
-        return "revoked"
-    return "enrolled" if row.public_key is not None else "waiting"
-
-
 def view_of(row: Any) -> StationView:
     health = stations.read_health(row.report, row.software)
     return StationView(
         code=row.code,
         name=row.name,
         station_group=row.station_group,
-        state=state_of(row),
+        state=stations.state_of(row),
         last_contact=row.report_at,
         health=StationHealth.model_validate(health.to_json()),
     )
@@ -234,7 +226,7 @@ def visible_stations(
 
 def visible_station(db: Database, viewer: Viewer, code: str) -> StationView:
     """One station `viewer` may see; any other code (or garbage) is 404."""
-    if not CODE_IN_PATH.fullmatch(code):
+    if not stations.STATION_CODE.fullmatch(code):
         raise ConsoleError(404, "error_not_found")
     with db.read() as connection:
         row = connection.execute(
@@ -377,7 +369,8 @@ def add_station(
 
 
 def _change(
-    request: Request, viewer: Viewer, code: str, csrf: str, done: str, change: Any
+    request: Request, viewer: Viewer, code: str, csrf: str, done: str,
+    change: Callable[[Database, str], Any],
 ) -> Response:
     """Run `change(db, code)` on a station the admin sees, then show the station."""
     check_csrf(viewer, csrf)
@@ -387,8 +380,6 @@ def _change(
         result = change(db, station.code)
     except Refused as refused:
         return _station_page(request, viewer, station, refused=str(refused))
-    except NotFound:
-        raise ConsoleError(404, "error_not_found") from None
     if isinstance(result, stations.NewCode):
         return _enrollment_page(request, viewer, result)
     return redirect(f"{CONSOLE}/stations/{station.code}?done={done}")

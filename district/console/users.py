@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from district import accounts
-from district.applications import STATES as APPLICATION_STATES
+from district.applications import STATES, TRANSITIONS
 from district.db import Database
 from district.errors import NotFound, Refused
 from district.models import Application, Decision, Station, User
@@ -44,7 +44,8 @@ router = APIRouter()
 pages = APIRouter(include_in_schema=False)
 
 Csrf = Annotated[str, Form(max_length=200)]
-OPEN_STATES = ("submitted", "needs_more", "accepted", "ready_for_pickup")
+#: the states an application can still leave: the group's open work
+OPEN_STATES = tuple(state for state in STATES if TRANSITIONS[state])
 DONE = ("disabled", "enabled")
 
 register(
@@ -121,7 +122,6 @@ register(
         "users_state_ready_for_pickup": ("待领取", "ready for pickup"),
     }
 )
-assert set(OPEN_STATES) <= set(APPLICATION_STATES)
 
 
 class AccountView(BaseModel):
