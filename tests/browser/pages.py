@@ -2,9 +2,10 @@
 and each is photographed at both screen sizes (build/screenshots/console/).
 
 A page is (role, path, name[, status]): the role whose account (console_site.ACCOUNTS)
-opens it, `None` for no one signed in; the path, which may name `{application}` and
-`{station}` (console_site.ConsoleSite.placeholders); a short name for the screenshot's
-file; the HTTP status it is served with. A new page of the console gets its line here.
+opens it, `None` for no one signed in; the path, which may name `{application}`,
+`{station}` and `{month}` (console_site.ConsoleSite.placeholders); a short name for the
+screenshot's file; the HTTP status it is served with. A new page of the console gets its
+line here.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PAGES = (
     Page("supervisor", "/console/inbox", "inbox"),
     Page("supervisor", "/console/applications/{application}", "application"),
     Page("supervisor", "/console/stations", "stations"),
+    Page("supervisor", "/console/stations/{station}", "station"),
     Page("supervisor", "/console/users", "users"),
     Page("supervisor", "/console/reports", "reports"),
     Page("admin", "/console/stations", "stations"),
@@ -45,5 +47,9 @@ PAGES = (
     Page("admin", "/console/users", "users"),
     Page("admin", "/console/catalog", "catalog"),
     Page("admin", "/console/reports", "reports"),
+    Page("admin", "/console/reports?kind=month&month={month}", "reports-month"),
+    Page("admin", "/console/inbox", "forbidden", 403),
     Page("auditor", "/console/audit", "audit"),
+    Page("auditor", "/console/audit?action=sign_in", "audit-filtered"),
+    Page("auditor", "/console/stations", "forbidden", 403),
 )

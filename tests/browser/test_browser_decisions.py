@@ -2,10 +2,18 @@
 real kiosk (`kiosk applications new`, `kiosk sync --once`) sent applications; an agent in
 Chromium finds them in the inbox, opens one, decides it through the page's form (accept;
 another: ask for more, with what is missing); the kiosk's next `kiosk sync --once` brings
-the decisions home, and `kiosk applications list --json` shows them."""
+the decisions home, and `kiosk applications list --json` shows them. Also: a decision
+made meanwhile is not overwritten, another group's application does not exist, and the
+materials and the full identity open only for a reason, each an audit entry."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from selenium.webdriver.support.select import Select
+
+from tests.browser import accessibility
 from tests.browser.chromium_driver import Chromium
 from tests.browser.console_browser import console_text, visit
 from tests.browser.console_site import ACCOUNTS, ConsoleSite, by_role
@@ -83,3 +91,40 @@ def test_another_groups_application_does_not_exist_for_an_agent(
     visit(chromium, site, west_agent, path)
     assert chromium.navigation_status() == 404
     assert "EAST01" not in chromium.driver.page_source
+
+
+def test_an_agent_opens_the_materials_and_the_identity_for_a_reason(
+    chromium: Chromium, site: ConsoleSite, screenshots: Path
+) -> None:
+    east = site.stations["EAST01"]
+    target = east.application_ids[3]
+    agent = by_role("agent")
+    chromium.viewport(1920, 1080)
+    visit(chromium, site, agent, f"/console/applications/{target}")
+    assert not chromium.find_all(".viewer img"), "materials shown before any reason"
+
+    Select(chromium.find("#reason-materials")).select_by_value("review")
+    chromium.click_and_wait(chromium.find("form.reveal:has(#reason-materials) button"))
+    images = chromium.find_all(".viewer img")
+    assert len(images) == 2, "the kiosk sent two sample pages"
+    for image in images:
+        assert chromium.driver.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", image
+        ), "a material did not load"
+    chromium.find("[data-view=rotate][aria-controls=viewer-0]").click()
+    turned = chromium.driver.execute_script("return getComputedStyle(arguments[0]).transform",
+                                            images[0])
+    assert turned not in ("", "none"), "the rotate button did nothing"
+    violations = accessibility.audit(chromium)
+    assert not violations, accessibility.describe(violations)
+    chromium.screenshot(screenshots / "agent-application-materials-1920x1080-zh.png")
+
+    assert RESIDENT["name"] not in chromium.driver.page_source
+    Select(chromium.find("#reason-identity")).select_by_value("enquiry")
+    chromium.click_and_wait(chromium.find("form.reveal:has(#reason-identity) button"))
+    assert RESIDENT["name"] in chromium.text(), "the full identity was not revealed"
+
+    entries: Any = site.server.cli("audit", "list", "--account", agent.name, "--json")
+    opened = {(e["action"], e["record"]) for e in entries}
+    for action in ("materials_opened", "identity_revealed"):
+        assert (action, f"application:{target}") in opened, entries[-5:]
