@@ -180,10 +180,12 @@ def _start_background_services(
     """The kiosk's Qt-free background threads: the print service and the district sync
     (when the station is enrolled). Returns them all (each is stopped when the kiosk
     ends), the print service and the sync service (None when not started)."""
+    from kiosk.devices.health import reported_health
     from kiosk.devices.printer.backends import backends_from_settings
     from kiosk.devices.printer.jobs import PrintQueue
     from kiosk.devices.printer.service import PrinterBusy, PrinterService
     from kiosk.sync.client import enrollment
+    from kiosk.sync.engine import SyncEngine
     from kiosk.sync.service import SyncService
 
     started: list[Any] = []
@@ -202,7 +204,13 @@ def _start_background_services(
     if enrollment(store) is None:
         log.warning("this station is not enrolled with a district: applications stay queued")
     else:
-        sync_service = SyncService(context.paths, store)
+        sync_service = SyncService(
+            context.paths,
+            store,
+            engine=SyncEngine(
+                context.paths, store, health=lambda: reported_health(settings, printer)
+            ),
+        )
         sync_service.start()
         started.append(sync_service)
     return started, printer, sync_service
@@ -893,13 +901,14 @@ def sync(ctx: click.Context, once: bool, as_json: bool) -> None:
         return
     import asyncio
 
+    from kiosk.devices.health import reported_health
     from kiosk.sync.engine import SyncEngine
     from kiosk.sync.service import read_status
 
     context: Context = ctx.obj
     with _reported(as_json):
-        _, store = _open_store(context)
-        engine = SyncEngine(context.paths, store)
+        settings, store = _open_store(context)
+        engine = SyncEngine(context.paths, store, health=lambda: reported_health(settings))
         try:
             report = asyncio.run(engine.run_pass())
         except DoorstepError as error:

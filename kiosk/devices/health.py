@@ -15,12 +15,15 @@ thread, and never raise for a device that is missing or broken: that is a `False
   printer prints a test page (as `kiosk print test-page` does) and waits `print_wait_s`
   for it.
 
+`reported_health` is what the sync's health report to the district says of each device.
+
 A simulated device says it is simulated; its self-test still runs where there is
 something to run (a simulated camera gives a picture, the folder printer prints).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -33,6 +36,7 @@ from kiosk.config import DeviceBackend, Paths, Settings
 from kiosk.devices.discovery import FAMILIES, DeviceReport, discover
 from kiosk.errors import DoorstepError
 from kiosk.store.db import Store
+from kiosk.sync.wire import DeviceHealth, DeviceState
 
 Result = tuple[bool, str]
 
@@ -375,3 +379,41 @@ def _from_report(report: DeviceReport, lang: str) -> Result:
     if not report.found:
         return False, _t("none_found", lang)
     return True, _t("found", lang, found=", ".join(report.found))
+
+
+# -- the health report the sync sends the district ----------------------------------------
+
+
+def reported_health(settings: Settings, printer: Any = None) -> list[DeviceHealth]:
+    """The five devices as the district's health report carries them: a state and the
+    last error's code, never a message (kiosk.sync.wire.DeviceHealth). What `kiosk
+    doctor` finds, without opening any device; the printer as the running print service
+    (`printer`, a PrinterService) last saw it, when there is one. May block (CUPS, PC/SC):
+    off the Qt main thread."""
+    found = discover(settings.devices, settings.printer)
+    health = []
+    for family in FAMILIES:
+        report = found[family]
+        seen = printer.health() if family == "printer" and printer is not None else None
+        if report.backend == DeviceBackend.SIMULATOR.value:
+            health.append(DeviceHealth(family=family, state=DeviceState.SIMULATED))
+        elif seen is not None and seen.ready is not None:
+            state = DeviceState.OK if seen.ready else DeviceState.FAILING
+            health.append(DeviceHealth(family=family, state=state, error=_code(seen.problem)))
+        elif report.error:
+            health.append(
+                DeviceHealth(family=family, state=DeviceState.FAILING, error="not_available")
+            )
+        elif not report.found:
+            health.append(DeviceHealth(family=family, state=DeviceState.MISSING))
+        else:
+            health.append(DeviceHealth(family=family, state=DeviceState.OK))
+    return health
+
+
+def _code(reason: str | None) -> str | None:
+    """A reason code as the wire takes it (lower case, digits and _, at most 40)."""
+    if not reason:
+        return None
+    code = re.sub(r"[^a-z0-9_]", "_", reason.lower())[:40]
+    return code if code[:1].isalpha() else None

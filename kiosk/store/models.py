@@ -184,6 +184,41 @@ class OutboxEntry(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Rating(Base):
+    """A 好差评 rating a resident gave at the end of a visit (no resident in it), with the
+    short comment staff may attach. The id is a UUID made here, the district's permanent
+    key for it. `application_id` names the application rated, if any, without a foreign
+    key: the rating outlives the application when retention clears that."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str | None] = mapped_column(String(36))
+    item_code: Mapped[str | None] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(String(200), default="")
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    commented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the district last confirmed it (with its comment as it was then); None: not yet.
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RatingOutboxEntry(Base):
+    """A rating waiting to be uploaded (again, when staff changed its comment), FIFO.
+
+    Ratings have a queue of their own rather than a second kind of `OutboxEntry`: they
+    have no blobs, no states and no verdict to apply but "the district has it", so the
+    sync engine's application path stays as it is and the ratings path is a few lines."""
+
+    __tablename__ = "rating_outbox"
+
+    sequence: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    rating_id: Mapped[str] = mapped_column(
+        ForeignKey("ratings.id", ondelete="CASCADE"), unique=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PrintJob(Base):
     """A document to print (a receipt, a form, a report, a test page) and how it went.
 

@@ -44,7 +44,9 @@ from kiosk.sync.wire import (
     EnrollAnswer,
     EnrollRequest,
     Problem,
+    RatingBatch,
     SettingsAnswer,
+    StationReport,
     UploadBatch,
     bundle_frames,
 )
@@ -201,6 +203,27 @@ class DistrictClient:
         if [result.id for result in answer.results] != sent:
             raise BadAnswer("the district's verdicts do not match the batch item for item")
         return answer
+
+    async def upload_ratings(self, batch: RatingBatch) -> BatchAnswer:
+        response = await self._send(
+            "POST",
+            f"{API}/ratings:batch",
+            content=batch.model_dump_json().encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = _parse(response, BatchAnswer)
+        if [result.id for result in answer.results] != [r.id for r in batch.ratings]:
+            raise BadAnswer("the district's verdicts do not match the ratings item for item")
+        return answer
+
+    async def report(self, report: StationReport) -> None:
+        await self._send(
+            "POST",
+            f"{API}/station:report",
+            content=report.model_dump_json().encode(),
+            headers={"Content-Type": "application/json"},
+            ok=(204,),
+        )
 
     async def changes(self, cursor: str | None, limit: int = 500) -> ChangesAnswer:
         params: dict[str, Any] = {"limit": limit}

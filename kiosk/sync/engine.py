@@ -21,6 +21,11 @@ Every step is safe to repeat: if the kiosk dies or the line cuts anywhere, the n
 sends the same batch again and the district, which keys applications on their permanent
 id, answers `accepted` without storing anything twice.
 
+Ratings: after the applications, the rating queue (`rating_outbox`, filled in the same
+local transaction as each rating or staff comment, kiosk.core.ratings) goes up in batches
+(`POST /v1/ratings:batch`); each entry the district answered for leaves the queue. The
+district keys ratings on their UUID, so a batch sent again changes nothing there.
+
 Download: the district's state changes for this station's applications, from the cursor
 kept in the local store, applied with the new cursor in one local transaction (so a change
 is never lost or half-applied; applying one again is harmless; a change to a state this
@@ -30,6 +35,10 @@ settings (a new version, checked against the settings schema, is kept in
 `district-settings.json` for the kiosk's next start) and the catalog (a new version is
 installed in one transaction).
 
+Last, the station's health report (`POST /v1/station:report`: versions, queue depth,
+rejected count, the five devices' state and error code, the kiosk's clock). A report that
+cannot be sent is logged; the pass still counts as a success.
+
 The pass never logs personal data: applications are named by their id.
 """
 
@@ -38,29 +47,43 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
+from kiosk import __version__
 from kiosk.config import Paths, SettingsError, check_district_settings, district_settings_file
 from kiosk.core.applications import State, apply_remote, step
 from kiosk.core.catalog import parse_catalog
 from kiosk.core.catalog_store import catalog_info, install_catalog
 from kiosk.errors import DoorstepError
 from kiosk.store.db import Store
-from kiosk.store.models import Application, Blob, OutboxEntry, SyncInfo
+from kiosk.store.models import (
+    Application,
+    Blob,
+    OutboxEntry,
+    Rating,
+    RatingOutboxEntry,
+    SyncInfo,
+)
 from kiosk.store.models import sealed_context as _context
 from kiosk.sync.client import DistrictClient
 from kiosk.sync.errors import BadAnswer
 from kiosk.sync.wire import (
+    MAX_RATINGS,
     ApplicationWire,
     BatchAnswer,
+    DeviceHealth,
     ItemVerdict,
     MaterialWire,
+    RatingBatch,
+    RatingWire,
     RejectReason,
     RemoteState,
+    StationReport,
     UploadBatch,
     Verdict,
 )
@@ -76,6 +99,7 @@ BUNDLE_BLOBS = 64
 BUNDLE_BYTES = 1024 * 1024
 BUNDLE_CONCURRENCY = 4
 MAX_CHANGE_PAGES = 100  # per pass: a reset loop or a runaway server cannot keep a pass going
+MAX_RATING_BATCHES = 20  # per pass (10,000 ratings): the rest go next pass
 
 
 @dataclass
@@ -86,6 +110,7 @@ class PassReport:
     rejected: int = 0
     retry: int = 0  # items sent back to the queue (their blobs were missing)
     blobs_sent: int = 0
+    ratings: int = 0  # ratings the district confirmed
     changes: int = 0
     skipped: int = 0  # changes to a state this kiosk does not know (a newer district)
     resets: int = 0
@@ -99,6 +124,7 @@ class PassReport:
             "rejected": self.rejected,
             "retry": self.retry,
             "blobs_sent": self.blobs_sent,
+            "ratings": self.ratings,
             "changes": self.changes,
             "skipped": self.skipped,
             "resets": self.resets,
@@ -121,10 +147,12 @@ class SyncEngine:
         *,
         batch_size: int = BATCH_SIZE,
         client_options: dict[str, object] | None = None,
+        health: Callable[[], list[DeviceHealth]] | None = None,
     ) -> None:
         self.paths = paths
         self.store = store
         self.batch_size = batch_size
+        self._health = health
         self._client_options = client_options or {}
         self.in_flight = 0
 
@@ -144,7 +172,9 @@ class SyncEngine:
                 if retry:
                     break  # its blobs go again next pass; do not spin on it now
                 batch = following
+            await self._upload_ratings(client, report)
             await self._download(client, report)
+            await self._send_report(client)
         self._record(success=True)
         return report
 
@@ -346,6 +376,97 @@ class SyncEngine:
                     delete(OutboxEntry).where(OutboxEntry.application_id.in_(settled))
                 )
         return retry
+
+    # -- ratings ------------------------------------------------------------------------
+
+    async def _upload_ratings(self, client: DistrictClient, report: PassReport) -> None:
+        """The rating queue, oldest first, in batches. An entry leaves the queue once the
+        district answered for it; one queued again meanwhile (staff changed its comment)
+        has a new entry, which stays for the next batch."""
+        for _ in range(MAX_RATING_BATCHES):
+            queued = await asyncio.to_thread(self._next_ratings)
+            if not queued:
+                return
+            batch = RatingBatch(ratings=[wire for _, wire in queued])
+            answer = await client.upload_ratings(batch)
+            await asyncio.to_thread(self._settle_ratings, queued, answer.results, report)
+
+    def _next_ratings(self) -> list[tuple[int, RatingWire]]:
+        with self.store.read() as session:
+            rows = session.execute(
+                select(RatingOutboxEntry.sequence, Rating)
+                .join(Rating, Rating.id == RatingOutboxEntry.rating_id)
+                .order_by(RatingOutboxEntry.sequence)
+                .limit(MAX_RATINGS)
+            ).all()
+            return [
+                (
+                    sequence,
+                    RatingWire(
+                        id=rating.id,
+                        application_id=rating.application_id,
+                        item_code=rating.item_code,
+                        score=rating.score,
+                        comment=rating.comment,
+                        rated_at=rating.rated_at,
+                    ),
+                )
+                for sequence, rating in rows
+            ]
+
+    def _settle_ratings(
+        self,
+        queued: list[tuple[int, RatingWire]],
+        results: list[ItemVerdict],
+        report: PassReport,
+    ) -> None:
+        now = datetime.now(UTC)
+        accepted = [wire.id for (_, wire), r in zip(queued, results, strict=True)
+                    if r.verdict is Verdict.ACCEPTED]
+        for (_, wire), result in zip(queued, results, strict=True):
+            if result.verdict is not Verdict.ACCEPTED:
+                # never expected (a conflict: the id is the kiosk's own UUID); kept here,
+                # out of the queue, so it cannot hold the others
+                log.warning("rating %s refused by the district: %s", wire.id, result.message)
+        with self.store.write() as session:
+            session.execute(
+                delete(RatingOutboxEntry).where(
+                    RatingOutboxEntry.sequence.in_([sequence for sequence, _ in queued])
+                )
+            )
+            if accepted:
+                session.execute(
+                    update(Rating).where(Rating.id.in_(accepted)).values(uploaded_at=now)
+                )
+        report.ratings += len(accepted)
+
+    # -- the health report -----------------------------------------------------------------
+
+    async def _send_report(self, client: DistrictClient) -> None:
+        """The station's health report, at the end of the pass. It is news, not data: one
+        that cannot be made or sent is logged, and the pass stands."""
+        try:
+            station_report = await asyncio.to_thread(self._station_report)
+            await client.report(station_report)
+        except Exception as error:  # whatever went wrong, the pass stands
+            log.warning("the health report was not sent: %s", type(error).__name__)
+
+    def _station_report(self) -> StationReport:
+        from kiosk.sync.service import read_status  # the service imports this module
+
+        status = read_status(self.store)
+        installed = catalog_info(self.store)
+        with self.store.read() as session:
+            ratings = session.scalar(select(func.count()).select_from(RatingOutboxEntry)) or 0
+        return StationReport(
+            software=__version__,
+            catalog_version=installed.version if installed else None,
+            queued=status.queued,
+            rejected=status.rejected,
+            ratings_queued=ratings,
+            devices=self._health() if self._health is not None else [],
+            clock=datetime.now(UTC),
+        )
 
     # -- download -----------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """The five-piece kit and the services the kiosk window works with, started for it.
 
-`Kit` is what `MainWindow` is given: the local store (and its `Applications`), the card
-reader (PC/SC or the simulator), the two cameras' services (frames in latest-frame
-slots), the scanner gun's key filter, the printer and sync services, and the speaker.
+`Kit` is what `MainWindow` is given: the local store (and its `Applications` and
+`Ratings`), the card reader (PC/SC or the simulator), the two cameras' services (frames
+in latest-frame slots), the scanner gun's key filter, the printer and sync services, and
+the speaker.
 Any of them may be missing (a window for tests, a station without a printer): the window
 then leaves out what needs it and says so where a resident would look for it.
 
-`start_kit` builds each device from the settings (`[devices]`: real or simulator), wires
+`start_kit` first takes a `ratings.jsonl` left by an older kiosk into the store (once),
+then builds each device from the settings (`[devices]`: real or simulator), wires
 its callbacks to the `Bridge`, starts it, and returns the kit; `Kit.stop()` stops all in
 reverse order. Nothing here runs on the main thread after start-up but the key filter.
 """
@@ -23,6 +25,7 @@ from kiosk.ui.bridge import Bridge
 
 if TYPE_CHECKING:
     from kiosk.core.applications import Applications
+    from kiosk.core.ratings import Ratings
     from kiosk.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class Speaker(Protocol):
 class Kit:
     store: Store | None = None
     applications: Applications | None = None
+    ratings: Ratings | None = None
     card: Any = None  # CardReaderService or SimulatedCardReader
     camera: Any = None  # CameraService (the resident-facing camera)
     document_camera: Any = None  # CameraService (the document camera, 高拍仪)
@@ -75,13 +79,16 @@ def start_kit(
     """Start the card reader, the cameras and the speaker for the window; the printer
     and sync services are started by the caller (they also run without a window)."""
     from kiosk.core.applications import Applications
+    from kiosk.core.ratings import Ratings, import_ratings_file
     from kiosk.devices.camera.service import CameraService
     from kiosk.devices.camera.sources import open_source
 
+    import_ratings_file(store, paths.data_dir)  # once: what kiosks kept before the store did
     devices = settings.devices
     kit = Kit(
         store=store,
         applications=Applications(store, settings.station.code),
+        ratings=Ratings(store),
         printer=printer,
         sync=sync,
         paths=paths,

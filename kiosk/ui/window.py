@@ -8,7 +8,8 @@ begin) → catalog (tiles, or search on the on-screen keyboard) → service guid
 here" → identify (card, voucher on the scanner gun or the camera, or the card shown to
 the camera; skipped when a card was inserted earlier in the visit) → the materials under
 the document camera → the photo when the item needs one → review → done (reference,
-receipt, what happens next, a one-tap rating) → start. "My applications" on the start
+receipt, what happens next, a one-tap rating, stored with the application's id when the
+visit ends) → start. "My applications" on the start
 screen asks for the card and lists the states known from the last sync.
 
 The window owns the resident's `Visit` and wipes it — every screen cleared, every image
@@ -22,11 +23,9 @@ then the staff PIN.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -144,6 +143,7 @@ class MainWindow(QMainWindow):
         self._catalog: Catalog | None = None
         self._loader: Callable[[], Catalog] | None = None
         self.visit = Visit(lang=self._lang)
+        self._done: Submitted | None = None  # the visit's application, once stored
         self._offline = False
         self._looking = False  # a camera look is running on a worker
         self._card_watcher: Any = None
@@ -539,6 +539,7 @@ class MainWindow(QMainWindow):
             if item is not None
             else {}
         )
+        self._done = result
         self.done_screen.show_result(result.reference, result.receipt_queued, steps)
         self._show(self.done_screen)
         self.bridge.kick_sync()
@@ -549,23 +550,25 @@ class MainWindow(QMainWindow):
         self.review_screen.set_failed()
 
     def _rated(self, value: int) -> None:
-        reference = self.done_screen.reference_shown
-        paths = self._kit.paths
-        item = self.visit.item.code if self.visit.item else None
-        if paths is None:
+        """The resident chose a rating (they may change their mind until the visit ends,
+        when it is stored: see `_store_rating`)."""
+        self.visit.rating = value
+
+    def _store_rating(self) -> None:
+        """Store the visit's rating, if it has one, with the application it was about,
+        and queue it for the district (kiosk.core.ratings), on a worker."""
+        ratings, score, done = self._kit.ratings, self.visit.rating, self._done
+        if ratings is None or score is None:
             return
-        record = {
-            "at": datetime.now(UTC).isoformat(),
-            "reference": reference,
-            "item": item,
-            "rating": value,
-        }
+        application_id = done.application_id if done is not None else None
+        item_code = done.item_code if done is not None else None
 
-        def append() -> None:
-            with (paths.data_dir / "ratings.jsonl").open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record) + "\n")
+        def store() -> None:
+            ratings.add(score, application_id=application_id, item_code=item_code)
 
-        self._tasks.run_in_background(append, lambda _: None, _log_failure("rating"))
+        self._tasks.run_in_background(
+            store, lambda _: self.bridge.kick_sync(), _log_failure("rating")
+        )
 
     def end_visit(self) -> None:
         """The visit is over (finished, home, or left alone): forget it, back to start."""
@@ -574,7 +577,10 @@ class MainWindow(QMainWindow):
         self.show_start()
 
     def wipe(self) -> None:
-        """Drop every trace of the resident: identity, images, half-done screens."""
+        """Drop every trace of the resident: identity, images, half-done screens (their
+        rating, which holds nothing of them, is stored first)."""
+        self._store_rating()
+        self._done = None
         self.visit.wipe()
         self._card_watcher = None
         if self._capture is not None:

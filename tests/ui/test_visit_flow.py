@@ -116,13 +116,16 @@ def test_a_whole_visit_from_start_to_printed_receipt_and_back(
     tap(qtbot, done.rating_buttons[5])
     assert done.rating_heading.plain_text == "谢谢您的评价！"
     assert done.rating_buttons[5].text().startswith("✔")  # not colour alone
-    ratings = kiosk.paths.data_dir / "ratings.jsonl"
-    # The worker makes the file, then writes the line: wait for the line.
-    qtbot.waitUntil(lambda: ratings.exists() and ratings.read_text().endswith("\n"),
-                    timeout=WAIT_MS)
-    assert '"rating": 5' in ratings.read_text()
+    tap(qtbot, done.rating_buttons[4])  # a change of mind, before the visit ends
+    assert done.rating_buttons[4].text().startswith("✔")
+    assert kiosk.kit.ratings.queued() == 0  # stored when the visit ends
 
     tap(qtbot, done.finish_button)
+    # Stored (and queued for the district) on a worker: no resident in it.
+    qtbot.waitUntil(lambda: kiosk.kit.ratings.queued() == 1, timeout=WAIT_MS)
+    [rating] = kiosk.kit.ratings.on_day(dt.datetime.now().astimezone())
+    assert (rating.score, rating.application_id, rating.item_code) == (4, views[0].id, "HJ-0001")
+    assert not (kiosk.paths.data_dir / "ratings.jsonl").exists()
     assert window.stack.currentWidget() is window.start_screen
     assert window.visit.resident is None and window.visit.item is None
     assert not any(NAME in t or "张*丰" in t or SSN in t for t in shown_texts(window))
