@@ -22,14 +22,13 @@ durations, scores and the comments residents typed with their ratings.
 from __future__ import annotations
 
 import re
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, Float, Select, and_, case, cast, func, select
 
 from district.applications import STATES
 from district.console import worklist
@@ -216,23 +215,29 @@ def build(
         stations = dict(connection.execute(select(Station.code, Station.name).where(scope)).all())
         where = _application_filter(scope, period, station, item)
 
-        def grouped(column: Any) -> list[tuple[str, int]]:
-            query = _from_applications(select(column, func.count()), where).group_by(column)
-            return [(row[0], row[1]) for row in connection.execute(query)]
-
-        states = dict(grouped(Application.state))
+        # one pass over the period's applications, counted by station, item and state
+        states: dict[str, int] = defaultdict(int)
+        per_item: dict[str, int] = defaultdict(int)
+        per_station: dict[str, int] = defaultdict(int)
+        grouped = (Station.code, Application.item_code, Application.state)
+        for code, item_code, state, count in connection.execute(
+            _from_applications(select(*grouped, func.count()), where).group_by(*grouped)
+        ).all():
+            states[state] += count
+            per_item[item_code] += count
+            per_station[code] += count
         by_state = [Count(state, "", states.get(state, 0)) for state in STATES]
         by_state += [Count(s, "", n) for s, n in sorted(states.items()) if s not in STATES]
-        by_item = _counts(grouped(Application.item_code), items)
-        by_station = _counts(grouped(Station.code), stations)
+        by_item = _counts(per_item.items(), items)
+        by_station = _counts(per_station.items(), stations)
 
         durations = _durations(db, connection, where)
         overall = _summary("", "", [seconds for _, seconds in durations])
-        per_item: dict[str, list[float]] = defaultdict(list)
+        by_code: dict[str, list[float]] = defaultdict(list)
         for code, seconds in durations:
-            per_item[code].append(seconds)
+            by_code[code].append(seconds)
         decision_time_by_item = [
-            _summary(code, items.get(code, ""), values) for code, values in sorted(per_item.items())
+            _summary(code, items.get(code, ""), values) for code, values in sorted(by_code.items())
         ]
 
         rated = _rating_filter(scope, period.start, period.end, station, item)
@@ -268,11 +273,13 @@ def build(
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The `fraction` percentile of `values` by linear interpolation between the closest
     ranks (PostgreSQL's `percentile_cont`); None for no values."""
-    if not values:
+    return _ranked(sorted(values), fraction)
+
+
+def _ranked(ordered: Sequence[float], fraction: float) -> float | None:
+    """`percentile` of values already in order."""
+    if not ordered:
         return None
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
     position = fraction * (len(ordered) - 1)
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
@@ -283,7 +290,8 @@ def item_names(connection: Connection, language: str) -> dict[str, str]:
     """Item code → name in `language`, from the newest published catalog (the inbox's
     cached reading of it)."""
     index = 1 if language == "en" else 0
-    return {code: names[index] for code, names in worklist.item_names(connection).items()}
+    names = worklist.newest_catalog(connection).names
+    return {code: pair[index] for code, pair in names.items()}
 
 
 # -- the queries ------------------------------------------------------------------------
@@ -317,16 +325,16 @@ def _durations(
     else:
         seconds = (func.julianday(first) - func.julianday(Application.received_at)) * 86400.0
     query = (
-        _from_applications(select(Application.item_code, seconds), where)
+        _from_applications(select(Application.item_code, cast(seconds, Float)), where)
         .join(Decision, Decision.application_id == Application.id)
         .group_by(Application.id, Application.item_code, Application.received_at)
     )
-    return [(code, max(0.0, float(value))) for code, value in connection.execute(query)]
+    return [(code, max(0.0, value)) for code, value in connection.execute(query).all()]
 
 
-def _summary(key: str, name: str, values: Sequence[float]) -> Durations:
-    median = statistics.median(values) if values else None
-    return Durations(key, name, len(values), median, percentile(values, 0.9))
+def _summary(key: str, name: str, values: list[float]) -> Durations:
+    values.sort()
+    return Durations(key, name, len(values), _ranked(values, 0.5), _ranked(values, 0.9))
 
 
 def _counts(rows: Iterable[tuple[str, int]], names: dict[str, str]) -> list[Count]:
