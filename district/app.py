@@ -651,13 +651,15 @@ def _signed_docs(responses: dict[int, dict[str, Any]]) -> dict[int | str, dict[s
 
 
 def _console_responses(document: dict[str, Any]) -> None:
-    """Every console JSON endpoint may answer 401 (no session), 403 (the role may not, or
-    no CSRF token), 422 (malformed); one naming a record 404; one changing state 409."""
+    """Every console JSON endpoint may answer 400 (a value it cannot use), 401 (no
+    session), 403 (the role may not, or no CSRF token), 422 (malformed); one naming a
+    record 404; one changing state 409."""
     for path, operations in document.get("paths", {}).items():
         if not path.startswith("/console/api/"):
             continue
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            responses.setdefault("400", _problem_doc("a value the district cannot use"))
             responses.setdefault("401", _problem_doc("no live console session"))
             responses.setdefault("403", _problem_doc("forbidden for this role, or csrf"))
             responses["422"] = _problem_doc("malformed parameters or body")
