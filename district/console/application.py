@@ -64,7 +64,7 @@ register(
         "application_eligibility": ("受理条件", "Who may apply"),
         "application_required": ("申请材料", "Materials required"),
         "application_optional": ("（非必需）", "(optional)"),
-        "application_copies": ("{form}，{copies} 份", "{form}, {copies} copies"),
+        "application_copies": ("（{form}，{copies} 份）", " ({form}, copies: {copies})"),
         "application_resident": ("申请人", "Resident"),
         "application_no_resident": (
             "此申请没有申请人信息。", "This application names no resident."
