@@ -1,4 +1,5 @@
-"""Printed documents (reportlab): receipt, application form, day report, and the shared CJK font.
+"""Printed documents (reportlab): receipt, supplement notice, application form, day report,
+and the shared CJK font.
 
 Each document is made in two steps: its data (plain frozen values in the document's
 language, `data`) is built from the application's data (`build`: from the local store, or
@@ -7,6 +8,8 @@ rendered to PDF bytes:
 
 - `render_receipt(ReceiptData, roll=False)`: the acceptance receipt (受理回执), on A4 or
   on an 80 mm roll, with a QR code carrying the reference;
+- `render_supplement(SupplementData, roll=False)`: the supplement notice (补正通知) for
+  an application the district asked more for, printed when the resident comes back;
 - `render_form(FormData)`: the application form with the captured images, for the
   district's file;
 - `render_day_report(DayReportData)`: the station's end-of-day report for staff.
@@ -25,6 +28,7 @@ from kiosk.documents.build import (
     form_from_store,
     receipt_data,
     receipt_from_store,
+    supplement_from_store,
 )
 from kiosk.documents.data import (
     Attachment,
@@ -38,12 +42,14 @@ from kiosk.documents.data import (
     ReceiptData,
     StateCount,
     Station,
+    SupplementData,
     SyncSummary,
 )
 from kiosk.documents.form import render_form
 from kiosk.documents.receipt import render_receipt
 from kiosk.documents.report import render_day_report
 from kiosk.documents.samples import sample_day_report, sample_form, sample_receipt
+from kiosk.documents.supplement import render_supplement
 
 __all__ = [
     "Attachment",
@@ -59,6 +65,7 @@ __all__ = [
     "ReceiptData",
     "StateCount",
     "Station",
+    "SupplementData",
     "SyncSummary",
     "day_report_data",
     "day_report_from_store",
@@ -70,7 +77,9 @@ __all__ = [
     "render_day_report",
     "render_form",
     "render_receipt",
+    "render_supplement",
     "sample_day_report",
     "sample_form",
     "sample_receipt",
+    "supplement_from_store",
 ]

@@ -2,9 +2,10 @@
 the resident, the captured materials, and the local store that holds them.
 
 `receipt_data` / `form_data` / `day_report_data` take plain values (the samples use them
-directly); `receipt_from_store`, `form_from_store` and `day_report_from_store` read an
-application, or a day's applications, from the local store first. The receipt masks the
-resident here, so a receipt never holds more than 张*丰 and 310***********1236.
+directly); `receipt_from_store`, `supplement_from_store`, `form_from_store` and
+`day_report_from_store` read an application, or a day's applications, from the local
+store first. The receipt and the supplement notice mask the resident here, so they never
+hold more than 张*丰 and 310***********1236.
 
 Captured materials are matched to the item's materials by their label (the material's
 Chinese or English name); a capture with another label is listed under that label (or its
@@ -38,6 +39,7 @@ from kiosk.documents.data import (
     ReceiptData,
     StateCount,
     Station,
+    SupplementData,
     SyncSummary,
 )
 from kiosk.documents.text import state_label, t
@@ -338,6 +340,34 @@ def receipt_from_store(
         resident=applications.resident(application_id),
         captures=_captures(store, application_id, content=False),
         lang=lang,
+    )
+
+
+def supplement_from_store(
+    store: Store,
+    application_id: str,
+    station: StationSettings,
+    *,
+    now: datetime,
+    lang: Lang = "zh",
+) -> SupplementData:
+    """The supplement notice (补正通知) for a stored application the district asked more
+    for; DocumentError if it is not in that state."""
+    applications = Applications(store, station.code)
+    view = applications.get(application_id)
+    if view.state is not State.NEEDS_MORE or not view.reason:
+        raise DocumentError(f"application {view.reference} is not waiting for more materials")
+    applicant, applicant_id = masked_applicant(applications.resident(application_id), lang)
+    return SupplementData(
+        lang=lang,
+        station=station_of(station, lang),
+        reference=view.reference,
+        item_code=view.item_code,
+        item_name=view.item_name_en if lang == "en" and view.item_name_en else view.item_name_zh,
+        applicant=applicant,
+        applicant_id=applicant_id,
+        missing=view.reason,
+        printed_at=now,
     )
 
 

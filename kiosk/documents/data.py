@@ -1,10 +1,11 @@
 """What each document shows: plain, frozen values, already in the document's language.
 
-The renderers (`receipt`, `form`, `report`) only lay these out; what a document says is
-decided where these values are made (`build` from the local store, `samples` for the
-command line, the tests and the benchmark). A receipt holds the resident's identity only
-masked (张*丰, 310***********1236); the application form, the district's record, holds it in
-full and is personal data like the captured images.
+The renderers (`receipt`, `supplement`, `form`, `report`) only lay these out; what a
+document says is decided where these values are made (`build` from the local store,
+`samples` for the command line, the tests and the benchmark). A receipt (and a supplement
+notice) holds the resident's identity only masked (张*丰, 310***********1236); the
+application form, the district's record, holds it in full and is personal data like the
+captured images.
 """
 
 from __future__ import annotations
@@ -75,6 +76,28 @@ class ReceiptData:
         _check_lang(self.lang)
         if not self.reference:
             raise ValueError("a receipt needs its reference")
+
+
+@dataclass(frozen=True)
+class SupplementData:
+    """The supplement notice (补正通知) printed for a resident whose application the
+    district asked more for: `missing` is the agent's words for the resident, as the
+    district sent them; `applicant` and `applicant_id` are masked already."""
+
+    lang: Lang
+    station: Station
+    reference: str
+    item_code: str
+    item_name: str
+    applicant: str
+    applicant_id: str
+    missing: str
+    printed_at: datetime
+
+    def __post_init__(self) -> None:
+        _check_lang(self.lang)
+        if not self.reference or not self.missing:
+            raise ValueError("a supplement notice needs its reference and what is missing")
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def _phones(data: ReceiptData) -> list[tuple[str, str]]:
     return phones
 
 
-def _separator(lang: Lang) -> str:
+def separator(lang: Lang) -> str:
+    """Between a label and its value (the supplement notice uses it too)."""
     return "：" if lang == "zh" else ": "
 
 
@@ -144,7 +145,7 @@ def _a4(data: ReceiptData) -> bytes:
 def _reference_line(data: ReceiptData, s: Styles, width: float) -> Flowable:
     """The reference, prominent, on the left; when it was accepted on the right."""
     lang = data.lang
-    sep = _separator(lang)
+    sep = separator(lang)
     accepted = f"{t('accepted_at', lang)}{sep}{format_datetime(data.accepted_at, lang)}"
     table = plain_table(
         [
@@ -200,7 +201,7 @@ def _materials_table(data: ReceiptData, s: Styles, width: float) -> Flowable:
 def _follow_box(data: ReceiptData, s: Styles, width: float) -> Flowable:
     lang = data.lang
     qr_size = 32 * mm
-    sep = _separator(lang)
+    sep = separator(lang)
     code_cell = [QrCode(data.reference, qr_size), para(data.reference, s.small_center)]
     text_cell: list[Flowable] = [
         para(t("follow", lang), s.heading.clone("follow", spaceBefore=0)),
@@ -220,7 +221,7 @@ def _signatures(data: ReceiptData, s: Styles, width: float) -> Flowable:
     """受理人（签名）：＿＿＿＿  on the left; the stamp's place and the date on the right."""
     lang = data.lang
     day = format_date(local(data.accepted_at).date(), lang)
-    label = t("accepted_by", lang) + _separator(lang)
+    label = t("accepted_by", lang) + separator(lang)
     label_width = fonts().width(label, s.body.fontSize) + 4 * mm
     line_width = 48 * mm
     right_width = width - label_width - line_width
@@ -303,14 +304,14 @@ def _roll(data: ReceiptData) -> bytes:
     story += [
         Rule(dash=(2, 2)),
         Spacer(1, 1 * mm),
-        _centered(QrCode(data.reference, 36 * mm), width),
+        centered(QrCode(data.reference, 36 * mm), width),
         para(data.reference, s.cell_center),
         Spacer(1, 1 * mm),
         para(t("follow_text", lang), s.small_center),
         Spacer(1, 1.5 * mm),
         pairs(_phones(data)),
         Spacer(1, 5 * mm),
-        para(t("accepted_by", lang) + _separator(lang), s.small),
+        para(t("accepted_by", lang) + separator(lang), s.small),
         Spacer(1, 7 * mm),
         Rule(space=1),
         Spacer(1, 2 * mm),
@@ -333,7 +334,8 @@ def _roll(data: ReceiptData) -> bytes:
     )
 
 
-def _centered(flowable: Flowable, width: float) -> Flowable:
+def centered(flowable: Flowable, width: float) -> Flowable:
+    """`flowable` centred across `width` (the supplement notice uses it too)."""
     table = plain_table([[flowable]], [width], padding=0)
     table.setStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("RIGHTPADDING", (0, 0), (-1, -1), 0)])
     return table

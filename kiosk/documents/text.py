@@ -47,6 +47,19 @@ _TEXT: dict[str, tuple[str, str]] = {
         "本回执由家门口服务站自助终端打印",
         "Printed by the station's self-service kiosk",
     ),
+    # supplement notice
+    "supplement_title": ("补正通知", "Supplement notice"),
+    "supplement_intro": (
+        "您的申请需要补正。请按下面的说明准备材料，带上本通知和本人有效身份证件，到本服务站办理。",
+        "Your application needs more before it can go on. Please prepare what is asked "
+        "below and bring it, with this notice and your identity document, to this station.",
+    ),
+    "supplement_missing": ("需要补正的内容", "What is missing"),
+    "supplement_keep": ("请带上本通知", "Please bring this notice"),
+    "supplement_printed": (
+        "本通知由家门口服务站自助终端打印",
+        "Printed by the station's self-service kiosk",
+    ),
     # form
     "form_title": ("申请表", "Application form"),
     "form_subtitle": ("（区受理中心存档）", "(for the district's file)"),
