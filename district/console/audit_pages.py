@@ -76,6 +76,7 @@ register(
         "audit_action": ("操作", "Action"),
         "audit_any_action": ("全部操作", "Every action"),
         "audit_record": ("记录（开头部分即可）", "Record (its beginning will do)"),
+        "audit_record_column": ("记录", "Record"),
         "audit_since": ("起始时间", "From"),
         "audit_until": ("截止时间（不含）", "Until (not including)"),
         "audit_apply": ("筛选", "Filter"),
