@@ -50,14 +50,16 @@ def render_report(report: Report, scope: str) -> bytes:
         para(t("reports_total", count=report.total), s.strong),
     ]
 
-    def counts(title_key: str, rows: Sequence[tuple[str, str, int]]) -> None:
+    def counts(title_key: str, rows: Sequence[tuple[str, str, int]],
+               header_key: str = "reports_name") -> None:
+        """A table of (name, chart label, count) rows beside their bar chart."""
         story.append(para(t(title_key), s.heading))
         if not rows:
             story.append(para(t("reports_none"), s.body))
             return
         table_width = 78 * mm
         table = ruled_table(
-            [[para(t("reports_name"), s.cell), para(t("reports_count"), s.cell_right)]]
+            [[para(t(header_key), s.cell), para(t("reports_count"), s.cell_right)]]
             + [[para(label, s.cell), para(str(n), s.cell_right)] for label, _, n in rows],
             [table_width - 18 * mm, 18 * mm],
             header=True,
@@ -79,8 +81,8 @@ def render_report(report: Report, scope: str) -> bytes:
         return label if len(label) <= 10 else label[:9] + "…"
 
     counts("reports_by_state", [(state_label(lang, e.key), state_label(lang, e.key), e.count)
-                                for e in report.by_state])
-    counts("reports_by_item", [(f"{e.name or e.key}（{e.key}）", short(e.name or e.key), e.count)
+                                for e in report.by_state], "reports_state")
+    counts("reports_by_item", [(f"{e.name or e.key}（{e.key}）", e.key, e.count)
                                for e in report.by_item])
     counts("reports_by_station",
            [(f"{e.name or e.key}（{e.key}）", short(e.name or e.key), e.count)
@@ -108,7 +110,7 @@ def render_report(report: Report, scope: str) -> bytes:
                             average=average(report.ratings.average)), s.body))
         counts("reports_scores", [(t("reports_score", n=score), t("reports_score", n=score), n)
                                   for score, n in zip(SCORES, report.ratings.distribution,
-                                                      strict=True)])
+                                                      strict=True)], "reports_score_column")
         story.append(_ratings(t("reports_ratings_by_station"), report.ratings_by_station, s,
                               width, t))
         story.append(_ratings(t("reports_ratings_by_item"), report.ratings_by_item, s, width, t))
