@@ -2,8 +2,8 @@
 # Install the Debian packages Doorstep needs, when any are missing.
 #   installer/system-packages.sh runtime   what the kiosk needs to run (and to build pyscard)
 #   installer/system-packages.sh test      that, plus what the test suite starts and uses
-#                                          (the console's browser tests drive Chromium through
-#                                          chromium-driver; they share the kiosk's CJK fonts)
+#                                          (the console's browser tests drive a Chinese Chromium
+#                                          through chromium-driver, with the kiosk's CJK fonts)
 # Needs root (or sudo) only when something is missing; prints what it installs.
 set -euo pipefail
 
@@ -16,7 +16,7 @@ runtime=(
 )
 test=(
   xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf postgresql
-  chromium chromium-driver
+  chromium chromium-driver chromium-l10n
 )
 
 case "${1:-}" in

@@ -4,7 +4,7 @@ The binaries are named outright (`/usr/bin/chromium`, `/usr/bin/chromedriver`), 
 Selenium Manager never looks for, or downloads, a browser or a driver of its own. The
 browser runs headless with a fresh profile, no first-run page, no background traffic (no
 component updates, no sync, no field trials), no sandbox (the tests run as root in CI)
-and no /dev/shm (a container's is small).
+and no /dev/shm (a container's is small), in Chinese as a district's PC is.
 
 `Chromium` is one browser for many pages: `viewport(width, height)` sets the exact size
 of the page's viewport (what a screenshot shows), `open(url)` loads a page and waits for
@@ -47,7 +47,12 @@ ARGUMENTS = (
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
     "--window-size=1920,1080",
+    "--lang=zh-CN",
 )
+# A district PC's browser speaks Chinese: its date and time fields (chromium-l10n), and
+# its choice of fallback font for Chinese text (Droid Sans Fallback, not a Japanese
+# Mincho), follow the locale of the environment.
+ENVIRONMENT = {"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"}
 
 
 def require_chromium() -> None:
@@ -69,7 +74,7 @@ class Chromium:
         for argument in (*ARGUMENTS, f"--user-data-dir={self.profile}"):
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = Service(executable_path=str(CHROMEDRIVER))
+        service = Service(executable_path=str(CHROMEDRIVER), env={**os.environ, **ENVIRONMENT})
         self.driver = webdriver.Chrome(service=service, options=options)
         self.driver.set_page_load_timeout(LOAD_TIMEOUT_S)
         self.driver.set_script_timeout(LOAD_TIMEOUT_S)
