@@ -47,6 +47,8 @@ pages = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=200)]
 STATES: tuple[StationState, ...] = get_args(StationState)
 DONE = ("renamed", "grouped", "revoked")
+#: a station group to filter on, as `accounts.GROUP_PATTERN` allows them
+GroupParam = Annotated[str | None, Query(max_length=60, pattern=r"^[\w.-]*$")]
 
 register(
     {
@@ -285,7 +287,7 @@ def _enrollment_page(request: Request, viewer: Viewer, issued: stations.NewCode)
 def station_list(
     request: Request,
     viewer: Annotated[Viewer, Depends(page("admin", "supervisor"))],
-    group: Annotated[str | None, Query(max_length=60)] = None,
+    group: GroupParam = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
     sort: Annotated[str, Query(max_length=20)] = "code",
 ) -> Response:
@@ -441,7 +443,7 @@ def revoke_station(
 def station_list_json(
     request: Request,
     viewer: Annotated[Viewer, Depends(api("admin", "supervisor"))],
-    group: Annotated[str | None, Query(max_length=60)] = None,
+    group: GroupParam = None,
     state: Annotated[StationState | None, Query()] = None,
     sort: Annotated[Literal["code", "contact"], Query()] = "code",
 ) -> list[StationView]:

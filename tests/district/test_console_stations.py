@@ -393,3 +393,11 @@ def test_the_station_commands_write_audit_entries(db_url: str, key_file: Path) -
         (audit.STATION_CODE, "station:PD0101", "", audit.COMMAND_LINE),
         (audit.STATION_REVOKED, "station:PD0101", "", audit.COMMAND_LINE),
     ]
+
+
+@pytest.mark.usefixtures("two_groups")
+def test_a_garbage_group_filter_is_refused(db: Database, client: TestClient) -> None:
+    admin = sign_in(client, db, "admin")
+    for group in ("\x00", "g 1", "g1\n", "x" * 61):
+        assert admin.get("/console/stations", params={"group": group}).status_code == 400
+        assert admin.api_get("/console/api/stations", params={"group": group}).status_code == 422
