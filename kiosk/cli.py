@@ -1022,6 +1022,55 @@ def applications_list(context: Context, as_json: bool) -> None:
 
 
 @main.group()
+def ratings() -> None:
+    """The 好差评 ratings residents gave (no resident in them), and staff's comments."""
+
+
+@ratings.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def ratings_list(context: Context, as_json: bool) -> None:
+    """Today's ratings, newest first: id, time, score, item, comment, uploaded or not."""
+    from datetime import datetime
+
+    from kiosk.core.ratings import Ratings
+
+    with _reported(as_json):
+        _, store = _open_store(context)
+        views = Ratings(store).on_day(datetime.now().astimezone())
+    if as_json:
+        _echo_json(
+            [
+                {"id": v.id, "rated_at": v.rated_at.isoformat(), "score": v.score,
+                 "application_id": v.application_id, "item_code": v.item_code,
+                 "comment": v.comment, "uploaded": v.uploaded, "queued": v.queued}
+                for v in views
+            ]
+        )
+        return
+    for v in views:
+        when = v.rated_at.astimezone().strftime("%H:%M")
+        sent = "uploaded" if v.uploaded and not v.queued else "queued"
+        comment = f"  {v.comment}" if v.comment else ""
+        click.echo(f"{v.id}  {when}  {v.score}/5  {v.item_code or '-'}  {sent}{comment}")
+
+
+@ratings.command("comment")
+@click.argument("rating_id")
+@click.argument("comment")
+@pass_context
+def ratings_comment(context: Context, rating_id: str, comment: str) -> None:
+    """Attach staff's COMMENT (at most 200 characters; "" removes it) to a rating; it
+    goes to the district with the next sync, even if the rating went already."""
+    from kiosk.core.ratings import Ratings
+
+    with _reported():
+        _, store = _open_store(context)
+        Ratings(store).comment(rating_id, comment)
+    click.echo("comment kept: it goes to the district with the next sync")
+
+
+@main.group()
 def staff() -> None:
     """Staff mode at the kiosk: the PIN that opens it."""
 

@@ -8,10 +8,14 @@ to bring; on A4, or on the 80 mm roll, with the receipt's layout and fonts
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
-from kiosk.documents.data import SupplementData
+from kiosk.config import StationSettings
+from kiosk.documents.build import supplement_from_store
+from kiosk.documents.data import Lang, SupplementData
 from kiosk.documents.layout import (
     A4,
     Paper,
@@ -28,11 +32,28 @@ from kiosk.documents.layout import (
 )
 from kiosk.documents.receipt import ROLL_PRINTED_WIDTH, ROLL_WIDTH, centered, separator
 from kiosk.documents.text import format_datetime, t, with_code
+from kiosk.store.db import Store
 
 
 def render_supplement(data: SupplementData, *, roll: bool = False) -> bytes:
     """The supplement notice as PDF bytes: A4, or the 80 mm roll when `roll`."""
     return _roll(data) if roll else _a4(data)
+
+
+def supplement_pdf(
+    store: Store,
+    application_id: str,
+    station: StationSettings,
+    *,
+    roll: bool,
+    lang: Lang,
+    now: datetime,
+) -> tuple[bytes, str]:
+    """The notice for a stored application waiting for more, and its reference: what the
+    resident's "my applications" and staff mode send to the printer (off the main
+    thread)."""
+    data = supplement_from_store(store, application_id, station, now=now, lang=lang)
+    return render_supplement(data, roll=roll), data.reference
 
 
 def _rows(data: SupplementData) -> list[tuple[str, str]]:

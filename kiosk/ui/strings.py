@@ -152,6 +152,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "No applications of yours were found at this station.",
     ),
     "mine_row": ("{reference}　·　{state}", "{reference} · {state}"),
+    "mine_opened": ("{reference}：{state}", "{reference}: {state}"),
+    "mine_print_slip": ("打印补正通知", "Print the slip"),
+    "mine_slip_printing": (
+        "补正通知正在打印，请取走，带上材料再来办理。",
+        "The slip is printing: take it, and come back with what it asks for.",
+    ),
+    "mine_slip_failed": (
+        "补正通知暂时打印不了，请找工作人员帮忙。",
+        "The slip cannot be printed now. Please ask a member of staff.",
+    ),
     "mine_synced": (
         "以上状态为最近一次同步时的情况。",
         "States as of the last sync with the district.",
@@ -298,14 +308,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "staff_assisted": ("协助居民办理", "Assist a resident"),
     "staff_exit": ("退出工作人员模式", "Exit staff mode"),
     "staff_section_queue": ("上传队列", "Upload queue"),
-    "staff_section_rejected": ("退回的申请", "Rejected"),
+    "staff_section_rejected": ("补正和退回", "Needs more, rejected"),
     "staff_section_devices": ("设备状态", "Devices"),
     "staff_section_prints": ("打印任务", "Print jobs"),
     "staff_section_report": ("当日报表", "Day report"),
     "staff_section_settings": ("本站设置", "Settings"),
     "staff_tile_queue": ("排队上传和同步情况", "What waits for upload; the sync"),
     "staff_tile_queue_count": ("排队待上传 {count} 份", "Queued for upload: {count}"),
-    "staff_tile_rejected": ("区中心退回的申请和原因", "Applications the district rejected"),
+    "staff_tile_rejected": (
+        "要补正的（可打印补正通知）和退回的申请", "What needs more (print the slip); rejected"
+    ),
     "staff_tile_rejected_count": ("被退回 {count} 份", "Rejected: {count}"),
     "staff_tile_devices": ("五件套的状态和自检", "The five devices; self-tests"),
     "staff_tile_prints": ("打印过的单据，可以重新打印", "What was printed; reprint it"),
@@ -344,6 +356,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "staff_rejected_heading": ("被退回的申请（{count} 份）", "Rejected applications ({count})"),
     "staff_no_rejected": ("没有被退回的申请。", "No application has been rejected."),
     "staff_reason": ("退回原因：{reason}", "Reason: {reason}"),
+    "staff_needs_more_heading": (
+        "需要补正的申请（{count} 份）", "Applications that need more ({count})"
+    ),
+    "staff_missing": ("需要补正：{missing}", "Missing: {missing}"),
+    "staff_slip_queued": ("补正通知已排队打印：{reference}", "Slip queued to print: {reference}"),
+    "staff_job_supplement": ("补正通知", "Supplement slip"),
     "staff_no_reason": ("区中心没有说明原因", "the district gave no reason"),
     "staff_device_card_reader": ("读卡器", "Card reader"),
     "staff_device_camera": ("摄像头", "Camera"),

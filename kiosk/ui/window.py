@@ -10,7 +10,8 @@ the camera; skipped when a card was inserted earlier in the visit) → the mater
 the document camera → the photo when the item needs one → review → done (reference,
 receipt, what happens next, a one-tap rating, stored with the application's id when the
 visit ends) → start. "My applications" on the start
-screen asks for the card and lists the states known from the last sync.
+screen asks for the card and lists the states known from the last sync; an application
+the district asked more for (补正) prints its supplement notice there.
 
 The window owns the resident's `Visit` and wipes it — every screen cleared, every image
 zeroed — when the visit ends, when the idle timer runs out and when staff take over.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -322,6 +324,7 @@ class MainWindow(QMainWindow):
         self._done_screen.rated.connect(self._rated)
         self._done_screen.finished.connect(self.end_visit)
         self._mine_screen.back_requested.connect(self.end_visit)
+        self._mine_screen.slip_requested.connect(self._print_supplement)
         for screen in self._visit_screens():
             # In the window first: labels measured in retranslate need its style sheet.
             self.stack.addWidget(screen)
@@ -657,6 +660,34 @@ class MainWindow(QMainWindow):
             lambda: applications.for_resident(ssn=ssn, card_number=card),
             self.mine_screen.show_views,
             _log_failure("my applications"),
+        )
+
+    def _print_supplement(self, application_id: str) -> None:
+        """Print the supplement notice (补正通知) of the resident's application."""
+        from kiosk.devices.printer.jobs import JobKind
+        from kiosk.documents.supplement import supplement_pdf
+
+        printer, store = self._kit.printer, self._kit.store
+        if printer is None or store is None:
+            self.mine_screen.show_slip_result("mine_slip_failed")
+            return
+        station, lang = self._settings.station, self._lang
+        roll = self._settings.printer.paper == "roll80"
+
+        def print_slip() -> None:
+            pdf, reference = supplement_pdf(
+                store, application_id, station, roll=roll, lang=lang, now=datetime.now(UTC)
+            )
+            printer.print_document(
+                pdf, kind=JobKind.SUPPLEMENT, title="supplement", reference=reference
+            )
+
+        def failed(error: BaseException) -> None:
+            logger.error("the supplement notice was not printed: %s", type(error).__name__)
+            self.mine_screen.show_slip_result("mine_slip_failed")
+
+        self._tasks.run_in_background(
+            print_slip, lambda _: self.mine_screen.show_slip_result("mine_slip_printing"), failed
         )
 
     def _demo_card(self, which: str) -> None:

@@ -352,6 +352,32 @@ def test_rejected_applications_show_their_reasons(
     assert f"退回原因：{REASON}" in shown
 
 
+def test_an_application_that_needs_more_prints_its_supplement_notice(
+    qtbot: QtBot, make_staff: MakeStaff, filled: Store
+) -> None:
+    missing = "请补交户口簿复印件"
+    applications = Applications(filled, "DEMO01")
+    made = applications.create(ITEM, RESIDENT, today=date.today())
+    for state in (State.READY, State.QUEUED, State.SUBMITTED):
+        applications.transition(made.id, state)
+    applications.transition(made.id, State.NEEDS_MORE, reason=missing)
+    screen = make_staff()
+    printed: list[bool] = []
+    screen.print_queued.connect(lambda: printed.append(True))
+    open_section(qtbot, screen, Section.REJECTED)
+    page = screen.rejected_page
+    shown = shown_once(qtbot, page, missing)
+    assert "需要补正的申请（1 份）" in shown and f"需要补正：{missing}" in shown
+    assert f"退回原因：{REASON}" in shown  # the rejected ones still follow
+    [slip] = page.slip_buttons
+    assert slip.text() == "打印补正通知"
+    tap(qtbot, slip)
+    qtbot.waitUntil(lambda: printed == [True])
+    [job] = [j for j in PrintQueue(filled).jobs(limit=10) if j.kind == JobKind.SUPPLEMENT]
+    assert job.reference == made.reference
+    assert shown_once(qtbot, page, "补正通知已排队打印")
+
+
 def test_each_device_is_checked_and_self_tested(qtbot: QtBot, make_staff: MakeStaff) -> None:
     checks = Checks()
     screen = make_staff(checks=checks)

@@ -26,6 +26,7 @@ from kiosk.ui.screens.visit import RATINGS
 from kiosk.ui.strings import text
 from kiosk.ui.widgets import TextButton, WrappedLabel
 from kiosk.ui.window import MainWindow
+from tests.pdfcheck import text_of
 from tests.ui.kit import MakeKiosk, tap
 
 WAIT_MS = 15_000
@@ -241,6 +242,35 @@ def test_my_applications_lists_the_residents_own_only(qtbot: QtBot, make_kiosk: 
     row = window.mine_screen.rows()[0]
     assert row.text() == "居住证卡片补领"
     assert "未通过：材料不全" in row.detail and mine.reference in row.detail
+    tap(qtbot, row)
+    assert "未通过：材料不全" in window.mine_screen.detail.plain_text
+    assert not window.mine_screen.slip_button.isVisible()  # only for 补正
+
+
+def test_an_application_that_needs_more_prints_its_slip(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk = make_kiosk()
+    window = kiosk.window
+    applications = kiosk.kit.applications
+    mine = applications.create(window.catalog.get("HJ-0001"), sample_identity().to_wire())
+    for state in (State.READY, State.QUEUED, State.SUBMITTED):
+        applications.transition(mine.id, state)
+    applications.transition(mine.id, State.NEEDS_MORE, reason="请补交户口簿复印件")
+
+    tap(qtbot, window.start_screen.mine_button)
+    kiosk.kit.card.insert()
+    qtbot.waitUntil(lambda: len(window.mine_screen.rows()) == 1, timeout=WAIT_MS)
+    row = window.mine_screen.rows()[0]
+    assert "需要补正：请补交户口簿复印件" in row.detail
+    screen = window.mine_screen
+    assert not screen.slip_button.isVisible()
+    tap(qtbot, row)
+    assert screen.slip_button.isVisible() and screen.slip_button.text() == "打印补正通知"
+    tap(qtbot, screen.slip_button)
+    qtbot.waitUntil(lambda: len(kiosk.pdfs()) == 1, timeout=WAIT_MS)
+    assert "补正通知正在打印" in screen.detail.plain_text
+    assert "请补交户口簿复印件" in text_of(kiosk.pdfs()[0])
 
 
 def test_left_alone_the_visit_is_warned_about_then_wiped(

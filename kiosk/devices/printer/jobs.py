@@ -42,6 +42,7 @@ ACTIVE = (JobState.QUEUED, JobState.PRINTING, JobState.FAILED)
 
 class JobKind(StrEnum):
     RECEIPT = "receipt"
+    SUPPLEMENT = "supplement"  # the supplement notice (补正通知)
     FORM = "form"
     REPORT = "report"
     TEST_PAGE = "test_page"

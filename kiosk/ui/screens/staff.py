@@ -5,7 +5,8 @@ delete, the tries left and a lockout's countdown in words). It checks the PIN wi
 `StaffLock` (kiosk.core.staff) on a worker thread and emits `unlocked` or `cancelled`.
 
 `StaffScreen` is the dashboard: large buttons open its sections — the upload queue and
-the sync state, the rejected applications with the district's reasons, the five devices
+the sync state, the applications the district asked more for (补正, with their supplement
+notices to print) and those it rejected with its reasons, the five devices
 with a check and a self-test each, the print jobs with reprint, today's report (shown and
 printed), and the settings staff may change here (kiosk.config `STATION_CHANGEABLE`,
 kept in `local-settings.json`), with "close the kiosk program" (`quit_requested`, on a
@@ -409,6 +410,7 @@ DEVICE_NAMES = {
 }
 JOB_KINDS: dict[str, str] = {
     JobKind.RECEIPT: "staff_job_receipt",
+    JobKind.SUPPLEMENT: "staff_job_supplement",
     JobKind.FORM: "staff_job_form",
     JobKind.REPORT: "staff_job_report",
     JobKind.TEST_PAGE: "staff_job_test_page",
@@ -609,20 +611,31 @@ def application_line(view: ApplicationView, lang: Language) -> str:
 
 
 class RejectedPage(_Page):
-    """The applications the district rejected, each with its reason."""
+    """The applications the district asked more for (补正), each with what is missing and
+    a button that prints its supplement notice for the resident; then those it rejected,
+    each with its reason."""
 
-    def __init__(self, store: Store, station: str, tasks: TaskManager) -> None:
+    print_queued = Signal()
+
+    def __init__(self, store: Store, settings: Settings, tasks: TaskManager) -> None:
         super().__init__(Section.REJECTED)
         self._store = store
-        self._station = station
+        self._settings = settings
         self._tasks = tasks
         self._rejected: list[ApplicationView] | None = None
+        self._needs_more: list[ApplicationView] = []
+        self.slip_buttons: list[QPushButton] = []
         self.refresh_button = button()
         self.refresh_button.clicked.connect(self.refresh)
         self.tools.addWidget(self.refresh_button)
+        self.more_heading = WrappedLabel(TextRole.SUBHEADING)
+        self.more_rows = QVBoxLayout()
+        self.more_rows.setSpacing(theme.SPACING_PX)
         self.list_heading = WrappedLabel(TextRole.SUBHEADING)
         self.rows = QVBoxLayout()
         self.rows.setSpacing(theme.SPACING_PX)
+        self.body.addWidget(self.more_heading)
+        self.body.addLayout(self.more_rows)
         self.body.addWidget(self.list_heading)
         self.body.addLayout(self.rows)
         self.body.addStretch(1)
@@ -635,30 +648,85 @@ class RejectedPage(_Page):
     def refresh(self) -> None:
         generation = self._next()
         self.tell(text("staff_loading", self._lang))
-        store, station = self._store, self._station
+        store, station = self._store, self._settings.station.code
 
         def read() -> list[ApplicationView]:
             views = Applications(store, station).views()
-            return [view for view in reversed(views) if view.state is State.REJECTED]
+            wanted = (State.NEEDS_MORE, State.REJECTED)
+            return [view for view in reversed(views) if view.state in wanted]
 
         self._tasks.run_in_background(
             read,
-            lambda rejected: self._read(generation, rejected),
+            lambda found: self._read(generation, found),
             lambda error: self._failed(generation, error),
         )
 
-    def _read(self, generation: int, rejected: list[ApplicationView]) -> None:
+    def print_slip(self, view: ApplicationView) -> None:
+        """Queue the supplement notice of `view` (an application that needs more)."""
+        from kiosk.documents.supplement import supplement_pdf
+
+        store, settings, lang = self._store, self._settings, self._lang
+        for key in self.slip_buttons:
+            key.setEnabled(False)
+
+        def queue() -> PrintJobView:
+            pdf, reference = supplement_pdf(
+                store, view.id, settings.station, roll=settings.printer.paper == "roll80",
+                lang=lang, now=datetime.now().astimezone(),
+            )
+            return PrintQueue(store).add(
+                pdf, kind=JobKind.SUPPLEMENT, title="supplement", reference=reference
+            )
+
+        self._tasks.run_in_background(queue, self._slip_queued, self._slip_failed)
+
+    def _slip_queued(self, job: PrintJobView) -> None:
+        self.tell(text("staff_slip_queued", self._lang, reference=job.reference or ""))
+        self.print_queued.emit()
+        self._show()
+
+    def _slip_failed(self, error: BaseException) -> None:
+        self.tell(text("staff_load_failed", self._lang, problem=problem_words(error)))
+        self._show()
+
+    def _read(self, generation: int, found: list[ApplicationView]) -> None:
         if self._current(generation):
-            self._rejected = rejected
+            self._needs_more = [view for view in found if view.state is State.NEEDS_MORE]
+            self._rejected = [view for view in found if view.state is State.REJECTED]
             self.tell("")
             self._show()
 
     def _show(self) -> None:
         lang = self._lang
         clear_layout(self.rows)
+        clear_layout(self.more_rows)
+        self.slip_buttons = []
         if self._rejected is None:
             self.list_heading.set_plain_text("")
+            self.more_heading.set_plain_text("")
             return
+        self.more_heading.set_plain_text(
+            text("staff_needs_more_heading", lang, count=len(self._needs_more))
+        )
+        self.more_heading.setVisible(bool(self._needs_more))
+        for view in self._needs_more:
+            title = WrappedLabel(TextRole.BUTTON)
+            title.set_plain_text(application_line(view, lang))
+            missing = WrappedLabel()
+            missing.set_plain_text(text("staff_missing", lang, missing=view.reason or "—"))
+            slip = button()
+            slip.setText(text("mine_print_slip", lang))
+            slip.clicked.connect(lambda _=False, chosen=view: self.print_slip(chosen))
+            self.slip_buttons.append(slip)
+            texts = QVBoxLayout()
+            texts.setSpacing(4)
+            texts.addWidget(title)
+            texts.addWidget(missing)
+            entry = QHBoxLayout()
+            entry.setSpacing(theme.SPACING_PX)
+            entry.addLayout(texts, 1)
+            entry.addWidget(slip, 0, Qt.AlignmentFlag.AlignTop)
+            self.more_rows.addLayout(entry)
         self.list_heading.set_plain_text(
             text("staff_rejected_heading", lang, count=len(self._rejected))
         )
@@ -1251,7 +1319,7 @@ class StaffScreen(QWidget):
         self._status: SyncStatus | None = None
         station = settings.station.code
         self.queue_page = QueuePage(store, station, tasks, self._sync_status)
-        self.rejected_page = RejectedPage(store, station, tasks)
+        self.rejected_page = RejectedPage(store, settings, tasks)
         self.devices_page = DevicesPage(checks, tasks)
         self.prints_page = PrintJobsPage(store, tasks)
         self.report_page = DayReportPage(store, settings, tasks, self._sync_status)
@@ -1269,6 +1337,7 @@ class StaffScreen(QWidget):
         }
         self.queue_page.sync_requested.connect(self.sync_requested)
         self.prints_page.print_queued.connect(self.print_queued)
+        self.rejected_page.print_queued.connect(self.print_queued)
         self.report_page.print_queued.connect(self.print_queued)
         self.settings_page.settings_changed.connect(self.settings_changed)
         self.settings_page.quit_requested.connect(self.quit_requested)

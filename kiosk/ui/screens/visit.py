@@ -373,32 +373,63 @@ class DoneScreen(QWidget):
 
 
 class MyApplicationsScreen(QWidget):
-    """Insert the card to see the states of earlier applications (as of the last sync)."""
+    """Insert the card to see the states of earlier applications (as of the last sync).
+    Tapping one shows its state in full; one the district asked more for (补正) offers
+    to print the supplement notice (`slip_requested` with its id; the window prints it
+    and calls `show_slip_result`)."""
 
     back_requested = Signal()
+    slip_requested = Signal(str)
 
     def __init__(self) -> None:
         super().__init__()
         self._lang: Language = "zh"
         self._views: list[ApplicationView] | None = None
+        self._opened: ApplicationView | None = None
+        self._slip: str = ""  # the string key of what the last print request came to
         self.back_button = button()
         self.back_button.clicked.connect(self.back_requested)
         self.heading = WrappedLabel(TextRole.HEADING)
         self.prompt = WrappedLabel(TextRole.SUBHEADING)
         self.note = WrappedLabel(muted=True)
+        self.detail = WrappedLabel(notice=True)
+        self.slip_button = button(ButtonKind.PRIMARY)
+        self.slip_button.clicked.connect(self._slip_tapped)
         content, self._rows_layout = _column()
         self._rows_layout.addStretch(1)
         self._rows: list[TextButton] = []
         header = _header(self.back_button, self.heading)
+        opened = QHBoxLayout()
+        opened.setSpacing(theme.SPACING_PX)
+        opened.addWidget(self.detail, 1)
+        opened.addWidget(self.slip_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout = _page(self)
         layout.addLayout(header)
         layout.addWidget(self.prompt)
         layout.addWidget(touch_scroll_area(content), 1)
+        layout.addLayout(opened)
         layout.addWidget(self.note)
+
+    def open(self, view: ApplicationView) -> None:
+        """Show one application's state in full (and the notice button if it needs more)."""
+        self._opened, self._slip = view, ""
+        self._fill()
+
+    def show_slip_result(self, key: str) -> None:
+        """What came of printing the notice: a string key ("mine_slip_printing", …)."""
+        self._slip = key
+        self.slip_button.setEnabled(True)
+        self._fill()
+
+    def _slip_tapped(self) -> None:
+        if self._opened is not None:
+            self.slip_button.setEnabled(False)
+            self.slip_requested.emit(self._opened.id)
 
     def show_views(self, views: list[ApplicationView] | None) -> None:
         """None: waiting for the card; a list: the resident's applications."""
-        self._views = views
+        self._views, self._opened, self._slip = views, None, ""
+        self.slip_button.setEnabled(True)
         self._fill()
 
     def show_message(self, zh: str, en: str) -> None:
@@ -431,7 +462,9 @@ class MyApplicationsScreen(QWidget):
         while len(self._rows) < len(shown):
             row = TextButton(ButtonKind.ROW)
             row.setEnabled(True)
-            self._rows_layout.insertWidget(len(self._rows), row)
+            index = len(self._rows)
+            row.clicked.connect(lambda _=False, n=index: self._row_tapped(n))
+            self._rows_layout.insertWidget(index, row)
             self._rows.append(row)
         for row, view in zip(self._rows, shown, strict=False):
             name = view.item_name_en if lang == "en" and view.item_name_en else view.item_name_zh
@@ -443,6 +476,21 @@ class MyApplicationsScreen(QWidget):
             row.hide()
         self.note.set_plain_text(text("mine_synced", lang) if shown else "")
         self.note.setVisible(bool(shown))
+        opened = self._opened
+        lines = []
+        if opened is not None:
+            lines.append(text("mine_opened", lang, reference=opened.reference,
+                              state=state_text(opened, lang)))
+        if self._slip:
+            lines.append(text(self._slip, lang))
+        self.detail.set_plain_text("\n".join(lines))
+        self.detail.setVisible(bool(lines))
+        self.slip_button.setText(text("mine_print_slip", lang))
+        self.slip_button.setVisible(opened is not None and opened.state is State.NEEDS_MORE)
+
+    def _row_tapped(self, index: int) -> None:
+        if self._views is not None and index < len(self._views):
+            self.open(self._views[index])
 
 
 def item_needs_capture(item: ServiceItem) -> bool:
