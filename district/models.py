@@ -163,6 +163,7 @@ class Application(Base):
     __table_args__ = (
         Index("ix_applications_station_received", "station_id", "received_at"),
         Index("ix_applications_state_received", "state", "received_at"),
+        Index("ix_applications_station_state", "station_id", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
