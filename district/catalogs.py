@@ -64,6 +64,8 @@ def upload_catalog(
 def _publish(
     db: Database, catalog: KioskCatalog, raw: bytes, *, by: str, address: str
 ) -> dict[str, Any]:
+    if "\x00" in catalog.header.title_zh:  # a TOML escape; PostgreSQL text cannot hold it
+        raise Refused("the catalog's title_zh holds a NUL character (\\u0000)")
     digest = hashlib.sha256(raw).hexdigest()
     version = catalog.header.version
     result = {"version": version, "items": len(catalog), "sha256": digest}

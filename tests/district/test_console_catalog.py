@@ -174,3 +174,10 @@ def test_any_upload_is_answered_without_failing(db: Database, admin: Person, con
                                                 name: str) -> None:
     answer = refused_without_change(db, lambda: _upload(admin, content, name or "x"), 400)
     assert "text/html" in answer.headers["content-type"]
+
+
+def test_a_nul_in_the_title_is_refused(db: Database, client: TestClient) -> None:
+    admin = sign_in(client, db, "admin")
+    content = SAMPLE.replace(b'title_zh = "', b'title_zh = "\\u0000', 1)
+    answer = refused_without_change(db, lambda: _upload(admin, content), 400)
+    assert "NUL" in answer.text
