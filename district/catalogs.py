@@ -64,8 +64,10 @@ def upload_catalog(
 def _publish(
     db: Database, catalog: KioskCatalog, raw: bytes, *, by: str, address: str
 ) -> dict[str, Any]:
-    if "\x00" in catalog.header.title_zh:  # a TOML escape; PostgreSQL text cannot hold it
-        raise Refused("the catalog's title_zh holds a NUL character (\\u0000)")
+    header = catalog.header
+    if not header.version.isprintable() or "\x00" in header.title_zh:
+        # TOML escapes allow them; PostgreSQL's text cannot hold a NUL
+        raise Refused("the catalog's version or title_zh holds a control character")
     digest = hashlib.sha256(raw).hexdigest()
     version = catalog.header.version
     result = {"version": version, "items": len(catalog), "sha256": digest}

@@ -176,8 +176,15 @@ def test_any_upload_is_answered_without_failing(db: Database, admin: Person, con
     assert "text/html" in answer.headers["content-type"]
 
 
-def test_a_nul_in_the_title_is_refused(db: Database, client: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b'title_zh = "', b'title_zh = "\\u0000'), (b'version = "', b'version = "a\\n'),
+     (b'version = "', b'version = "\\u0000')],
+)
+def test_control_characters_in_what_is_stored_are_refused(
+    db: Database, client: TestClient, old: bytes, new: bytes
+) -> None:
     admin = sign_in(client, db, "admin")
-    content = SAMPLE.replace(b'title_zh = "', b'title_zh = "\\u0000', 1)
+    content = SAMPLE.replace(old, new, 1)
     answer = refused_without_change(db, lambda: _upload(admin, content), 400)
-    assert "NUL" in answer.text
+    assert "control character" in answer.text
