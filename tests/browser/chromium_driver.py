@@ -4,7 +4,7 @@ The binaries are named outright (`/usr/bin/chromium`, `/usr/bin/chromedriver`), 
 Selenium Manager never looks for, or downloads, a browser or a driver of its own. The
 browser runs headless with a fresh profile, no first-run page, no background traffic (no
 component updates, no sync, no field trials), no sandbox (the tests run as root in CI)
-and no /dev/shm (a container's is small), in Chinese as a district's PC is.
+and no /dev/shm (a container's is small), in Chinese (as a district's PC is) or English.
 
 `Chromium` is one browser for many pages: `viewport(width, height)` sets the exact size
 of the page's viewport (what a screenshot shows), `open(url)` loads a page and waits for
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,12 @@ ARGUMENTS = (
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
     "--window-size=1920,1080",
-    "--lang=zh-CN",
 )
-# A district PC's browser speaks Chinese: its date and time fields (chromium-l10n), and
-# its choice of fallback font for Chinese text (Droid Sans Fallback, not a Japanese
-# Mincho), follow the locale of the environment.
-ENVIRONMENT = {"LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"}
+# The browser's own language, as its user's PC has it: a Chinese browser for the Chinese
+# pages, an English one for the English pages. Its date and time fields (chromium-l10n)
+# and its choice of fallback fonts (for Chinese: Droid Sans Fallback, not a Japanese
+# Mincho) follow the locale of its environment.
+LOCALES = {"zh": ("zh-CN", "zh_CN"), "en": ("en-US", "en_US")}
 
 
 def require_chromium() -> None:
@@ -66,15 +67,17 @@ def require_chromium() -> None:
 class Chromium:
     """One headless Chromium, its own profile, reused for many pages."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: str = "zh") -> None:
         require_chromium()
+        tag, locale = LOCALES[language]
         self.profile = Path(tempfile.mkdtemp(prefix="doorstep-chromium-"))
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)
-        for argument in (*ARGUMENTS, f"--user-data-dir={self.profile}"):
+        for argument in (*ARGUMENTS, f"--lang={tag}", f"--user-data-dir={self.profile}"):
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = Service(executable_path=str(CHROMEDRIVER), env={**os.environ, **ENVIRONMENT})
+        environment = {**os.environ, "LANG": f"{locale}.UTF-8", "LANGUAGE": f"{locale}:{language}"}
+        service = Service(executable_path=str(CHROMEDRIVER), env=environment)
         self.driver = webdriver.Chrome(service=service, options=options)
         self.driver.set_page_load_timeout(LOAD_TIMEOUT_S)
         self.driver.set_script_timeout(LOAD_TIMEOUT_S)
@@ -156,3 +159,6 @@ class Chromium:
         WebDriverWait(self.driver, LOAD_TIMEOUT_S).until(
             lambda driver: driver.execute_script("return document.readyState") == "complete"
         )
+
+
+BrowserFactory = Callable[[str], Chromium]  # the `browsers` fixture: a language's browser

@@ -1,7 +1,8 @@
-"""Fixtures of the console's browser tests: one headless Chromium for the whole run, and
+"""Fixtures of the console's browser tests: headless Chromium for the whole run, and
 seeded consoles (tests/browser/console_site.py), each a real `district serve` process:
 
-- ``chromium``: the browser (tests/browser/chromium_driver.py); a missing Chromium or
+- ``chromium``: the browser (tests/browser/chromium_driver.py), in Chinese;
+  ``browsers(language)`` gives the Chinese or the English one. A missing Chromium or
   chromedriver fails the tests, it never skips them;
 - ``site``: the seeded console on SQLite and on PostgreSQL (the private cluster of
   tests/district/postgres.py), once each per run: the tests taking it run on both;
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.chromium_driver import Chromium
+from tests.browser.chromium_driver import BrowserFactory, Chromium
 from tests.browser.console_site import ConsoleSite, SiteFactory, open_site
 from tests.browser.pages import SCREENSHOTS
 from tests.district.conftest import BACKENDS, TEMPLATE, postgres_cluster
@@ -30,14 +31,28 @@ from tests.district.test_sync_e2e import DistrictServer
 __all__ = ["postgres_cluster"]  # the private PostgreSQL cluster, a fixture here too
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Chromium]:
+def browsers() -> Iterator[BrowserFactory]:
+    """The browser of a language (Chinese or English), started at its first use."""
     # every WebDriver command is a DEBUG record of selenium's and urllib3's: a failure's
     # captured log would be thousands of lines of them
     for name in ("selenium", "urllib3"):
         logging.getLogger(name).setLevel(logging.INFO)
-    browser = Chromium()
-    yield browser
-    browser.quit()
+    started: dict[str, Chromium] = {}
+
+    def get(language: str) -> Chromium:
+        if language not in started:
+            started[language] = Chromium(language)
+        return started[language]
+
+    yield get
+    for browser in started.values():
+        browser.quit()
+
+
+@pytest.fixture(scope="session")
+def chromium(browsers: BrowserFactory) -> Chromium:
+    """The Chinese browser, a district PC's."""
+    return browsers("zh")
 
 
 @pytest.fixture(scope="session")

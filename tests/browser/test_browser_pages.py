@@ -1,8 +1,8 @@
-"""Every page of tests/browser/pages.py in Chromium, in Chinese and in English: served
-with its status at its own address (no redirect to the sign-in), in the right language,
-nothing refused by the Content-Security-Policy or failing in the browser's console, no
-serious or critical axe-core violation; photographed at 1920×1080 and 1366×768 into
-build/screenshots/console/ as ROLE-PAGE-WIDTHxHEIGHT-LANG.png."""
+"""Every page of tests/browser/pages.py in Chromium, in Chinese and in English (each in a
+browser of its language): served with its status at its own address (no redirect to the
+sign-in), in the right language, nothing refused by the Content-Security-Policy or
+failing in the browser's console, no serious or critical axe-core violation; photographed
+at 1920×1080 and 1366×768 into build/screenshots/console/ as ROLE-PAGE-WIDTHxHEIGHT-LANG.png."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from district.console.deps import LANG_COOKIE
 from tests.browser import accessibility
-from tests.browser.chromium_driver import Chromium
+from tests.browser.chromium_driver import BrowserFactory, Chromium
 from tests.browser.console_browser import LANGUAGES, fresh_start, visit
 from tests.browser.console_site import ConsoleSite, by_role
 from tests.browser.pages import PAGES, SIZES, Page
@@ -42,10 +42,11 @@ def browser_errors(chromium: Chromium, page: Page) -> list[str]:
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.id for page in PAGES])
 def test_every_page_in_both_languages(
-    chromium: Chromium, sqlite_site: ConsoleSite, screenshots: Path, page: Page
+    browsers: BrowserFactory, sqlite_site: ConsoleSite, screenshots: Path, page: Page
 ) -> None:
     problems: list[str] = []
     for language in LANGUAGES:
+        chromium = browsers(language)
         (width, height), *others = SIZES
         chromium.viewport(width, height)
         chromium.console_messages()  # what earlier pages left
