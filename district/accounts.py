@@ -10,7 +10,8 @@ and catalogs; an **auditor** reads the audit log and nothing else.
   A reset makes a one-time password the user must change at their next sign-in.
 - Throttling: 5 failed sign-ins of one account within 15 minutes, or 20 from one address,
   refuse further tries until the window has passed (a correct password too). An unknown
-  account costs the same hash as a known one.
+  account costs the same hash as a known one. A typed name that is no account is never
+  stored: the audit log says "(no such account)", and the throttle counts its hash.
 - TOTP (RFC 6238, 30 s, 6 digits, one step of drift either way): optional per account,
   required for admins when `district console admin-totp required` is set. A code is
   accepted once (the step is remembered).
@@ -53,6 +54,7 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_ACCOUNT_FAILURES = 5
 MAX_ADDRESS_FAILURES = 20
 
+UNKNOWN_ACCOUNT = "(no such account)"  # what the audit log says of a name that is none
 ADMIN_TOTP_KEY = "admin_totp_required"  # meta: "1" when admins must have a second factor
 TOTP_ISSUER = "Doorstep"
 
@@ -296,24 +298,28 @@ def sign_in(db: Database, name: str, password: str, address: str) -> tuple[str, 
     name = name.strip()[:64]
     now = datetime.now(UTC)
     with db.read() as connection:
-        retry = _throttled(connection, name, address, now)
         row = connection.execute(select(User).where(User.name == name)).first()
+        # What was typed is kept only when it names an account: a person may type their
+        # ID number or password into the name field, and the audit log keeps everything.
+        shown = name if row is not None else UNKNOWN_ACCOUNT
+        key = name if row is not None else _typed_name_key(name)
+        retry = _throttled(connection, key, address, now)
         totp_required = admin_totp_required(db, connection)
     if retry:
         audit.record(
-            db, account=name, address=address, action=audit.SIGN_IN_FAILED,
-            record=f"user:{name}", result="refused", detail="throttled",
+            db, account=shown, address=address, action=audit.SIGN_IN_FAILED,
+            record=f"user:{shown}", result="refused", detail="throttled",
         )
         raise SignInRefused("throttled", retry)
     matches = _password_matches(row.password_hash if row else _DUMMY_HASH, password)
     if row is None or not matches:
         with db.write() as connection:
             connection.execute(
-                LoginAttempt.__table__.insert().values(account=name, address=address, at=now)
+                LoginAttempt.__table__.insert().values(account=key, address=address, at=now)
             )
             audit.append(
-                db, connection, account=name, address=address, action=audit.SIGN_IN_FAILED,
-                record=f"user:{name}", result="refused", detail="wrong",
+                db, connection, account=shown, address=address, action=audit.SIGN_IN_FAILED,
+                record=f"user:{shown}", result="refused", detail="wrong",
             )
         raise SignInRefused("wrong")
     if row.disabled_at is not None:
@@ -520,6 +526,12 @@ def _throttled(connection: Connection, name: str, address: str, now: datetime) -
         if count >= limit and oldest is not None:
             retry = max(retry, int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1)
     return retry
+
+
+def _typed_name_key(name: str) -> str:
+    """How failures under a name that is no account are counted: by its hash, never the
+    text (which may be anything a person typed)."""
+    return "?" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:40]
 
 
 def _password_matches(stored: str, password: str) -> bool:

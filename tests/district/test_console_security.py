@@ -361,3 +361,15 @@ def test_hostile_sign_in_forms_never_fail_the_server(
     with db.read() as connection:
         assert connection.scalar(select(func.count()).select_from(ConsoleSession)) == 0
         assert connection.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_name_that_is_no_account_is_never_stored(client: TestClient, db: Database) -> None:
+    """People type their ID number, or their password, into the name field."""
+    typed = "310101195001011234"
+    person = browser(client)
+    for _ in range(MAX_ACCOUNT_FAILURES):
+        assert login(person, typed, "whatever it is").status_code == 401
+    assert login(person, typed, "whatever it is").status_code == 429  # still counted
+    for rows in snapshot(db).values():
+        assert typed not in repr(rows)
+    assert ("sign_in_failed", "refused", "wrong") in audit_actions(db)
