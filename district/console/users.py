@@ -164,14 +164,14 @@ def team_of(db: Database, viewer: Viewer) -> TeamView:
         counts: dict[int, dict[str, int]] = {}
         for days in (7, 30):
             counts[days] = dict(
-                connection.execute(  # type: ignore[arg-type]
+                connection.execute(
                     select(Decision.account, func.count())
                     .where(Decision.account.in_(names), Decision.at >= now - timedelta(days=days))
                     .group_by(Decision.account)
                 ).all()
             )
         open_counts = dict(
-            connection.execute(  # type: ignore[arg-type]
+            connection.execute(
                 select(Application.state, func.count())
                 .join(Station, Station.id == Application.station_id)
                 .where(viewer.station_scope(), Application.state.in_(OPEN_STATES))
