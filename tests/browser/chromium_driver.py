@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,11 +100,18 @@ class Chromium:
         self._loaded()
 
     def click_and_wait(self, element: WebElement) -> None:
-        """Click a link or a form's button and wait until the next page has loaded."""
-        before = self.driver.find_element(By.TAG_NAME, "html")
+        """Click a link or a form's button and wait until the next page has loaded: a new
+        document has a new window, without the mark put on this one. (Asked while the
+        old page goes, chromedriver may answer with an error: it is asked again.)"""
+        self.driver.execute_script("window.doorstepBefore = true")
         element.click()
-        WebDriverWait(self.driver, LOAD_TIMEOUT_S).until(expected_conditions.staleness_of(before))
-        self._loaded()
+        WebDriverWait(
+            self.driver, LOAD_TIMEOUT_S, ignored_exceptions=(WebDriverException,)
+        ).until(
+            lambda driver: driver.execute_script(
+                "return window.doorstepBefore !== true && document.readyState === 'complete'"
+            )
+        )
 
     def type_into(self, css: str, value: str) -> None:
         field = self.driver.find_element(By.CSS_SELECTOR, css)
