@@ -40,6 +40,9 @@ def views() -> list[ApplicationView]:
         ApplicationView("c", "DEMO01-20261101-0002", "YL-0001", "老年照护需求评估申请",
                         "Applying for a long-term care needs assessment",
                         State.READY_FOR_PICKUP, None, 3),
+        ApplicationView("d", "DEMO01-20261028-0004", "HJ-0001", "居住证卡片补领",
+                        "Replacing a lost residence permit card", State.NEEDS_MORE,
+                        "请补交近期一寸免冠照片两张，并带上户口簿原件核验", 1),
     ]
 
 
@@ -99,6 +102,10 @@ def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
     yield "my applications, waiting for the card"
     window.mine_screen.show_views(views())
     yield "my applications"
+    window.mine_screen.open(views()[3])
+    yield "my applications, one that needs more opened"
+    window.mine_screen.show_slip_result("mine_slip_printing")
+    yield "my applications, its slip printing"
     window.mine_screen.show_views([])
     yield "my applications, none"
     window.wipe()

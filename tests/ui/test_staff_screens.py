@@ -6,7 +6,7 @@ ageing-friendly floor at 1920×1080 and 1366×768."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from sqlalchemy import delete
 from kiosk.config import DeviceBackend, DeviceSettings, Paths, Settings, UiSettings, load_settings
 from kiosk.core.applications import Applications, State
 from kiosk.core.catalog import parse_catalog
+from kiosk.core.ratings import Ratings
 from kiosk.core.staff import LOCK_S, StaffLock, set_pin
 from kiosk.devices.discovery import FAMILIES
 from kiosk.devices.health import KitChecks
@@ -241,7 +242,8 @@ def test_the_pin_pad_meets_the_floor(
 
 @pytest.fixture
 def filled(store: Store) -> Store:
-    """A store with a queued application, a rejected one and a printed receipt."""
+    """A store with a queued application, a rejected one, a printed receipt and a
+    rating."""
     applications = Applications(store, "DEMO01")
     for reason in (None, REASON):
         made = applications.create(ITEM, RESIDENT, today=date.today())
@@ -254,6 +256,7 @@ def filled(store: Store) -> Store:
     PrintQueue(store).add(
         b"%PDF-1.4 receipt", kind=JobKind.RECEIPT, title="receipt", reference="DEMO01-0001"
     )
+    Ratings(store).add(2, item_code=ITEM.code)
     return store
 
 
@@ -299,6 +302,7 @@ def make_staff(qtbot: QtBot, tasks: TaskManager, paths: Paths, filled: Store) ->
 def open_section(qtbot: QtBot, screen: StaffScreen, section: Section) -> None:
     if screen.section is not None:
         tap(qtbot, screen.pages[screen.section].back_button)
+    screen.tile_area.ensureWidgetVisible(screen.tiles[section])  # as staff would scroll
     tap(qtbot, screen.tiles[section])
     assert screen.section is section
 
@@ -372,10 +376,35 @@ def test_an_application_that_needs_more_prints_its_supplement_notice(
     [slip] = page.slip_buttons
     assert slip.text() == "打印补正通知"
     tap(qtbot, slip)
-    qtbot.waitUntil(lambda: printed == [True])
+    qtbot.waitUntil(lambda: printed == [True], timeout=60_000)  # renders the PDF
     [job] = [j for j in PrintQueue(filled).jobs(limit=10) if j.kind == JobKind.SUPPLEMENT]
     assert job.reference == made.reference
     assert shown_once(qtbot, page, "补正通知已排队打印")
+
+
+def test_staff_attach_a_comment_to_todays_rating(
+    qtbot: QtBot, make_staff: MakeStaff, filled: Store
+) -> None:
+    screen = make_staff()
+    open_section(qtbot, screen, Section.RATINGS)
+    page = screen.ratings_page
+    shown = shown_once(qtbot, page, "不满意")
+    assert "今天的评价（1 条）" in shown and "没有备注" in shown
+    assert any(f"不满意　·　{ITEM.code}" in line for line in shown)
+    [write] = page.comment_buttons
+    assert write.text() == "写备注"
+    tap(qtbot, write)
+    assert page.editor.isVisible()
+    tap(qtbot, page.phrase_buttons["staff_phrase_wait"])
+    tap(qtbot, page.keyboard.key("a"))  # the on-screen keys type into the field too
+    assert page.comment_field.text() == "等候时间长a"
+    page.comment_field.setText("等候时间长")
+    tap(qtbot, page.save_button)
+    shown = shown_once(qtbot, page, "备注：等候时间长")
+    assert "备注已保存，下次同步时送到区中心。" in shown
+    assert not page.editor.isVisible()
+    [rating] = Ratings(filled).on_day(datetime.now().astimezone())
+    assert rating.comment == "等候时间长" and rating.queued
 
 
 def test_each_device_is_checked_and_self_tested(qtbot: QtBot, make_staff: MakeStaff) -> None:

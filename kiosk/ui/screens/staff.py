@@ -8,7 +8,8 @@ delete, the tries left and a lockout's countdown in words). It checks the PIN wi
 the sync state, the applications the district asked more for (补正, with their supplement
 notices to print) and those it rejected with its reasons, the five devices
 with a check and a self-test each, the print jobs with reprint, today's report (shown and
-printed), and the settings staff may change here (kiosk.config `STATION_CHANGEABLE`,
+printed), today's 好差评 ratings with the comment staff may attach to each, and the
+settings staff may change here (kiosk.config `STATION_CHANGEABLE`,
 kept in `local-settings.json`), with "close the kiosk program" (`quit_requested`, on a
 second tap) beneath them. Two buttons leave it: "assist a resident"
 (`assisted_session_requested`) and "exit staff mode" (`closed`). Every read and write of
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLayout,
+    QLineEdit,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -51,6 +53,7 @@ from kiosk.config import (
     setting_bounds,
 )
 from kiosk.core.applications import Applications, ApplicationView, State
+from kiosk.core.ratings import Ratings, RatingView
 from kiosk.core.staff import MAX_PIN_DIGITS, Attempt, LockStatus, StaffLock, Verdict
 from kiosk.devices.discovery import FAMILIES
 from kiosk.devices.health import DeviceChecks
@@ -59,7 +62,9 @@ from kiosk.documents import DayReportData, day_report_from_store, render_day_rep
 from kiosk.errors import DoorstepError
 from kiosk.store.db import Store
 from kiosk.sync.service import SyncStatus, read_status
+from kiosk.sync.wire import MAX_COMMENT
 from kiosk.ui import theme
+from kiosk.ui.keyboard import OnScreenKeyboard
 from kiosk.ui.strings import Language, text
 from kiosk.ui.tasks import TaskManager
 from kiosk.ui.theme import ButtonKind, TextRole
@@ -389,6 +394,7 @@ class Section(StrEnum):
     DEVICES = "devices"
     PRINTS = "prints"
     REPORT = "report"
+    RATINGS = "ratings"
     SETTINGS = "settings"
 
 
@@ -399,6 +405,7 @@ SECTION_TEXTS: dict[Section, tuple[str, str]] = {
     Section.DEVICES: ("staff_section_devices", "staff_tile_devices"),
     Section.PRINTS: ("staff_section_prints", "staff_tile_prints"),
     Section.REPORT: ("staff_section_report", "staff_tile_report"),
+    Section.RATINGS: ("staff_section_ratings", "staff_tile_ratings"),
     Section.SETTINGS: ("staff_section_settings", "staff_tile_settings"),
 }
 DEVICE_NAMES = {
@@ -1070,6 +1077,186 @@ class DayReportPage(_Page):
         self.summary.set_plain_text("\n".join(lines))
 
 
+#: Short comments staff add with one tap (they can still type their own).
+COMMENT_PHRASES = ("staff_phrase_wait", "staff_phrase_help", "staff_phrase_device",
+                   "staff_phrase_materials", "staff_phrase_kind")
+
+
+class RatingsPage(_Page):
+    """Today's 好差评 ratings, newest first, each with the comment staff attached and a
+    button to write or change it: a line of at most MAX_COMMENT characters, typed on the
+    on-screen keyboard (or a keyboard plugged in, with its input method for Chinese), or
+    put together from a few ready phrases with a tap. A comment goes to the district with
+    the rating, or after it (kiosk.core.ratings)."""
+
+    def __init__(self, store: Store, tasks: TaskManager) -> None:
+        super().__init__(Section.RATINGS)
+        self._ratings = Ratings(store)
+        self._tasks = tasks
+        self._shown: list[RatingView] | None = None
+        self._editing: RatingView | None = None
+        self.comment_buttons: list[QPushButton] = []
+        self.refresh_button = button()
+        self.refresh_button.clicked.connect(self.refresh)
+        self.tools.addWidget(self.refresh_button)
+
+        self.editor = QWidget()
+        self.editor_heading = WrappedLabel(TextRole.SUBHEADING)
+        self.comment_field = QLineEdit()
+        self.comment_field.setMaxLength(MAX_COMMENT)
+        self.phrase_buttons: dict[str, QPushButton] = {}
+        phrases = QGridLayout()
+        phrases.setSpacing(theme.SPACING_PX // 2)
+        for index, key in enumerate(COMMENT_PHRASES):
+            phrase = button()
+            phrase.clicked.connect(lambda _=False, k=key: self._add_phrase(k))
+            phrases.addWidget(phrase, *divmod(index, 3))
+            self.phrase_buttons[key] = phrase
+        self.keyboard = OnScreenKeyboard()
+        self.keyboard.set_target(self.comment_field)
+        self.save_button = button(ButtonKind.PRIMARY)
+        self.save_button.clicked.connect(self.save)
+        self.cancel_button = button()
+        self.cancel_button.clicked.connect(self.cancel)
+        field = QHBoxLayout()  # the buttons beside the field: in sight above the keys
+        field.setSpacing(theme.SPACING_PX)
+        field.addWidget(self.comment_field, 1)
+        field.addWidget(self.cancel_button)
+        field.addWidget(self.save_button)
+        editing = QVBoxLayout(self.editor)
+        editing.setContentsMargins(0, 0, 0, 0)
+        editing.setSpacing(theme.SPACING_PX)
+        editing.addWidget(self.editor_heading)
+        editing.addLayout(field)
+        editing.addLayout(phrases)
+        editing.addWidget(self.keyboard)
+        self.editor.hide()
+
+        self.list_heading = WrappedLabel(TextRole.SUBHEADING)
+        self.rows = QVBoxLayout()
+        self.rows.setSpacing(theme.SPACING_PX)
+        self.body.addWidget(self.editor)
+        self.body.addWidget(self.list_heading)
+        self.body.addLayout(self.rows)
+        self.body.addStretch(1)
+
+    def retranslate(self, lang: Language) -> None:
+        super().retranslate(lang)
+        self.refresh_button.setText(text("staff_refresh", lang))
+        for key, phrase in self.phrase_buttons.items():
+            phrase.setText(text(key, lang))
+        self.keyboard.retranslate(lang)
+        self.save_button.setText(text("staff_comment_save", lang))
+        self.cancel_button.setText(text("staff_comment_cancel", lang))
+        self._show()
+
+    def refresh(self) -> None:
+        generation = self._next()
+        ratings = self._ratings
+        self._tasks.run_in_background(
+            lambda: ratings.on_day(datetime.now().astimezone(), limit=LIST_LIMIT),
+            lambda shown: self._read(generation, shown),
+            lambda error: self._failed(generation, error),
+        )
+
+    def edit(self, rating: RatingView) -> None:
+        """Open the comment editor for `rating`, with its comment as it is."""
+        self._editing = rating
+        self.comment_field.setText(rating.comment)
+        self.editor.show()
+        self.tell("")
+        self._show()
+        self.scroll_area.verticalScrollBar().setValue(0)
+
+    def cancel(self) -> None:
+        self._editing = None
+        self.editor.hide()
+        self._show()
+
+    def save(self) -> None:
+        rating, comment = self._editing, self.comment_field.text()
+        if rating is None:
+            return
+        ratings = self._ratings
+        self.save_button.setEnabled(False)
+        self._tasks.run_in_background(
+            lambda: ratings.comment(rating.id, comment), self._saved, self._save_failed
+        )
+
+    def _saved(self, _rating: RatingView) -> None:
+        self.save_button.setEnabled(True)
+        self._editing = None
+        self.editor.hide()
+        self.tell(text("staff_comment_saved", self._lang))
+        self.refresh()
+
+    def _save_failed(self, error: BaseException) -> None:
+        self.save_button.setEnabled(True)
+        self.tell(text("staff_load_failed", self._lang, problem=problem_words(error)))
+
+    def _add_phrase(self, key: str) -> None:
+        current = self.comment_field.text().strip()
+        phrase = text(key, self._lang)
+        joined = f"{current}{'；' if self._lang == 'zh' else '; '}{phrase}" if current else phrase
+        self.comment_field.setText(joined[:MAX_COMMENT])
+
+    def _read(self, generation: int, shown: list[RatingView]) -> None:
+        if self._current(generation):
+            self._shown = shown
+            self._show()
+
+    def _show(self) -> None:
+        lang = self._lang
+        clear_layout(self.rows)
+        self.comment_buttons = []
+        if self._editing is not None:
+            self.editor_heading.set_plain_text(
+                text("staff_comment_heading", lang, line=rating_line(self._editing, lang))
+            )
+        if self._shown is None:
+            self.list_heading.set_plain_text("")
+            return
+        self.list_heading.set_plain_text(
+            text("staff_ratings_heading", lang, count=len(self._shown))
+        )
+        if not self._shown:
+            empty = WrappedLabel()
+            empty.set_plain_text(text("staff_no_ratings", lang))
+            self.rows.addWidget(empty)
+        for rating in self._shown:
+            title = WrappedLabel(TextRole.BUTTON)
+            title.set_plain_text(rating_line(rating, lang))
+            comment = WrappedLabel()
+            comment.set_plain_text(
+                text("staff_comment", lang, comment=rating.comment)
+                if rating.comment
+                else text("staff_no_comment", lang)
+            )
+            write = button()
+            write.setText(
+                text("staff_comment_change" if rating.comment else "staff_comment_add", lang)
+            )
+            write.clicked.connect(lambda _=False, chosen=rating: self.edit(chosen))
+            self.comment_buttons.append(write)
+            texts = QVBoxLayout()
+            texts.setSpacing(4)
+            texts.addWidget(title)
+            texts.addWidget(comment)
+            entry = QHBoxLayout()
+            entry.setSpacing(theme.SPACING_PX)
+            entry.addLayout(texts, 1)
+            entry.addWidget(write, 0, Qt.AlignmentFlag.AlignTop)
+            self.rows.addLayout(entry)
+
+
+def rating_line(rating: RatingView, lang: Language) -> str:
+    """When, the score in words and the item ("10:32 · 满意 · HJ-0001"; no resident)."""
+    score = text(f"rating_{rating.score}", lang)
+    item = rating.item_code or text("staff_no_item", lang)
+    return text("staff_rating_line", lang, time=local_time(rating.rated_at) or "",
+                score=score, item=item)
+
+
 @dataclass(frozen=True)
 class _Stepper:
     key: str
@@ -1323,6 +1510,7 @@ class StaffScreen(QWidget):
         self.devices_page = DevicesPage(checks, tasks)
         self.prints_page = PrintJobsPage(store, tasks)
         self.report_page = DayReportPage(store, settings, tasks, self._sync_status)
+        self.ratings_page = RatingsPage(store, tasks)
         self.settings_page = SettingsPage(paths, settings, tasks, config_file)
         self.pages: dict[Section, _Page] = {
             page.section: page
@@ -1332,6 +1520,7 @@ class StaffScreen(QWidget):
                 self.devices_page,
                 self.prints_page,
                 self.report_page,
+                self.ratings_page,
                 self.settings_page,
             )
         }
@@ -1385,7 +1574,8 @@ class StaffScreen(QWidget):
         overview.addLayout(crash_row)
         self.crash_notice.hide()
         self.crash_ok.hide()
-        overview.addWidget(touch_scroll_area(tile_content), 1)
+        self.tile_area = touch_scroll_area(tile_content)  # more tiles than fit: it scrolls
+        overview.addWidget(self.tile_area, 1)
 
         self.stack = QStackedWidget()
         self.stack.addWidget(self.overview)

@@ -374,9 +374,9 @@ class DoneScreen(QWidget):
 
 class MyApplicationsScreen(QWidget):
     """Insert the card to see the states of earlier applications (as of the last sync).
-    Tapping one shows its state in full; one the district asked more for (补正) offers
-    to print the supplement notice (`slip_requested` with its id; the window prints it
-    and calls `show_slip_result`)."""
+    Tapping one shows its state in full in the list's place (back returns to the list);
+    one the district asked more for (补正) offers to print the supplement notice
+    (`slip_requested` with its id; the window prints it and calls `show_slip_result`)."""
 
     back_requested = Signal()
     slip_requested = Signal(str)
@@ -388,26 +388,31 @@ class MyApplicationsScreen(QWidget):
         self._opened: ApplicationView | None = None
         self._slip: str = ""  # the string key of what the last print request came to
         self.back_button = button()
-        self.back_button.clicked.connect(self.back_requested)
+        self.back_button.clicked.connect(self._back)
         self.heading = WrappedLabel(TextRole.HEADING)
         self.prompt = WrappedLabel(TextRole.SUBHEADING)
         self.note = WrappedLabel(muted=True)
-        self.detail = WrappedLabel(notice=True)
+        self.detail = WrappedLabel(TextRole.SUBHEADING)
         self.slip_button = button(ButtonKind.PRIMARY)
         self.slip_button.clicked.connect(self._slip_tapped)
         content, self._rows_layout = _column()
         self._rows_layout.addStretch(1)
         self._rows: list[TextButton] = []
         header = _header(self.back_button, self.heading)
-        opened = QHBoxLayout()
-        opened.setSpacing(theme.SPACING_PX)
-        opened.addWidget(self.detail, 1)
-        opened.addWidget(self.slip_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout = _page(self)
         layout.addLayout(header)
         layout.addWidget(self.prompt)
-        layout.addWidget(touch_scroll_area(content), 1)
-        layout.addLayout(opened)
+        self.list_area = touch_scroll_area(content)
+        layout.addWidget(self.list_area, 1)
+        # An opened application, in the list's place (back returns to the list).
+        self.opened_panel = QWidget()
+        panel = QVBoxLayout(self.opened_panel)
+        panel.setContentsMargins(0, 0, 0, 0)
+        panel.setSpacing(theme.SPACING_PX)
+        panel.addWidget(self.detail)
+        panel.addWidget(self.slip_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        panel.addStretch(1)
+        layout.addWidget(self.opened_panel, 1)
         layout.addWidget(self.note)
 
     def open(self, view: ApplicationView) -> None:
@@ -420,6 +425,13 @@ class MyApplicationsScreen(QWidget):
         self._slip = key
         self.slip_button.setEnabled(True)
         self._fill()
+
+    def _back(self) -> None:
+        if self._opened is not None:
+            self._opened, self._slip = None, ""
+            self._fill()
+        else:
+            self.back_requested.emit()
 
     def _slip_tapped(self) -> None:
         if self._opened is not None:
@@ -474,9 +486,9 @@ class MyApplicationsScreen(QWidget):
         for row in self._rows[len(shown):]:
             row.set_texts("", "")
             row.hide()
-        self.note.set_plain_text(text("mine_synced", lang) if shown else "")
-        self.note.setVisible(bool(shown))
         opened = self._opened
+        self.note.set_plain_text(text("mine_synced", lang) if shown else "")
+        self.note.setVisible(bool(shown) and opened is None)  # room for the opened one
         lines = []
         if opened is not None:
             lines.append(text("mine_opened", lang, reference=opened.reference,
@@ -484,7 +496,8 @@ class MyApplicationsScreen(QWidget):
         if self._slip:
             lines.append(text(self._slip, lang))
         self.detail.set_plain_text("\n".join(lines))
-        self.detail.setVisible(bool(lines))
+        self.list_area.setVisible(opened is None)
+        self.opened_panel.setVisible(opened is not None)
         self.slip_button.setText(text("mine_print_slip", lang))
         self.slip_button.setVisible(opened is not None and opened.state is State.NEEDS_MORE)
 
