@@ -543,7 +543,7 @@ async def _problem_handler(_request: Request, error: ProblemError) -> Response:
 
 async def _validation_handler(request: Request, error: RequestValidationError) -> Response:
     if console.is_page(request.url.path):
-        return console.error_page(request, 400, "error_bad_request")
+        return await console.error_page(request, 400, "error_bad_request")
     problems = []
     for item in error.errors()[:10]:
         where = ".".join(str(part) for part in item.get("loc", ())) or "request"
@@ -555,7 +555,7 @@ async def _validation_handler(request: Request, error: RequestValidationError) -
 async def _http_handler(request: Request, error: StarletteHTTPException) -> Response:
     if console.is_page(request.url.path) and error.status_code in (400, 403, 404, 405):
         key = "error_not_found" if error.status_code in (404, 405) else "error_bad_request"
-        return console.error_page(request, error.status_code, key)
+        return await console.error_page(request, error.status_code, key)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     code = codes.get(error.status_code, "malformed" if error.status_code < 500 else "server_error")
     detail = str(error.detail) if error.status_code != 404 else "no such resource"

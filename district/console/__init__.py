@@ -22,8 +22,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from district.accounts import load_session
 from district.errors import ProblemError
 
 from .deps import (
@@ -34,6 +36,9 @@ from .deps import (
     ConsoleError,
     GoTo,
     LoginRequired,
+    Viewer,
+    address_of,
+    language_of,
     redirect,
     render,
 )
@@ -84,15 +89,27 @@ def is_page(path: str) -> bool:
 
 async def _console_error(request: Request, error: ConsoleError) -> Response:
     if is_page(request.url.path):
-        return error_page(request, error.status, error.key)
+        return await error_page(request, error.status, error.key)
     problem = ProblemError(error.status, error.code, text("en", error.key))
     return JSONResponse(
         problem.document(), status_code=error.status, media_type="application/problem+json"
     )
 
 
-def error_page(request: Request, status: int, key: str) -> Response:
-    return render(request, "error.html", status=status, title_key="error_heading", message_key=key)
+async def error_page(request: Request, status: int, key: str) -> Response:
+    """The console's error page, in the frame of whoever is signed in (their navigation
+    and sign-out), rendered off the event loop."""
+
+    def build() -> Response:
+        db = request.app.state.db
+        session = load_session(db, request.cookies.get(SESSION_COOKIE)) if db else None
+        viewer = Viewer(session, language_of(request), address_of(request)) if session else None
+        return render(
+            request, "error.html", viewer=viewer, status=status, title_key="error_heading",
+            message_key=key,
+        )
+
+    return await run_in_threadpool(build)
 
 
 async def _login_required(request: Request, error: LoginRequired) -> Response:

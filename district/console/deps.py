@@ -142,6 +142,8 @@ def _guard(roles: tuple[str, ...], *, json: bool, allow_pending: bool = False) -
         if session is None or (session.pending and not allow_pending):
             if json:
                 raise ConsoleError(401, "session_ended", "unsigned")
+            if session is not None:  # the password was right: the TOTP code is owed
+                raise GoTo(f"{CONSOLE}/totp")
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target)
         if session.account.must_change_password and not allow_pending:

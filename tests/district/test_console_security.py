@@ -256,7 +256,9 @@ def test_totp_is_needed_and_a_code_works_once(client: TestClient, db: Database) 
     answer = login(person, name)
     assert answer.headers["location"] == "/console/totp"
     # the half-signed-in session sees nothing but the TOTP page
-    assert person.get("/console/", follow_redirects=False).status_code == 303
+    assert person.get("/console/", follow_redirects=False).headers["location"] == (
+        "/console/totp"
+    )
     page = person.get("/console/totp")
     wrong = person.post(
         "/console/totp", data={"code": "000000", "csrf": csrf_of(page.text)},
@@ -311,6 +313,13 @@ def test_sign_in_never_redirects_off_the_console(
         follow_redirects=False,
     )
     assert answer.headers["location"] == "/console/"
+
+
+def test_an_error_page_keeps_the_signed_in_frame(client: TestClient, db: Database) -> None:
+    agent = sign_in(client, db, "agent")
+    page = agent.get("/console/audit")
+    assert page.status_code == 403
+    assert "退出登录" in page.text and "/console/inbox" in page.text
 
 
 def test_every_page_carries_the_security_headers(client: TestClient, db: Database) -> None:
