@@ -320,7 +320,7 @@ class RatingWire(_Wire):
     item_code: ItemCode | None = None
     score: Annotated[int, Field(strict=True, ge=1, le=5)]
     comment: Annotated[str, Field(max_length=MAX_COMMENT)] = ""
-    rated_at: datetime  # the kiosk's clock
+    rated_at: Annotated[datetime, Field(strict=True)]  # the kiosk's clock
 
 
 class RatingBatch(_Wire):
@@ -359,7 +359,7 @@ class StationReport(_Wire):
     rejected: Count  # applications the district refused
     ratings_queued: Count = 0
     devices: Annotated[list[DeviceHealth], Field(max_length=5)]
-    clock: datetime  # the kiosk's clock when it made the report
+    clock: Annotated[datetime, Field(strict=True)]  # the kiosk's clock at the report
 
 
 # -- download ---------------------------------------------------------------------------

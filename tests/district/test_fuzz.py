@@ -79,7 +79,12 @@ CASES = [
     (operation, mode)
     for operation in OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if (operation, mode) != ("GET /v1/health", GenerationMode.NEGATIVE)  # nothing to spoil
+    if (operation, mode) not in {
+        ("GET /v1/health", GenerationMode.NEGATIVE),  # nothing to spoil
+        # negative cases here spoil the signing headers, which _send signs again: what is
+        # left is a valid report, rightly kept (hostile bodies: test_station_report.py)
+        ("POST /v1/station:report", GenerationMode.NEGATIVE),
+    }
 ]
 
 
