@@ -420,11 +420,11 @@ class SyncEngine:
         results: list[ItemVerdict],
         report: PassReport,
     ) -> None:
-        now = datetime.now(UTC)
-        accepted = [wire.id for (_, wire), r in zip(queued, results, strict=True)
-                    if r.verdict is Verdict.ACCEPTED]
+        accepted = []
         for (_, wire), result in zip(queued, results, strict=True):
-            if result.verdict is not Verdict.ACCEPTED:
+            if result.verdict is Verdict.ACCEPTED:
+                accepted.append(wire.id)
+            else:
                 # never expected (a conflict: the id is the kiosk's own UUID); kept here,
                 # out of the queue, so it cannot hold the others
                 log.warning("rating %s refused by the district: %s", wire.id, result.message)
@@ -436,7 +436,9 @@ class SyncEngine:
             )
             if accepted:
                 session.execute(
-                    update(Rating).where(Rating.id.in_(accepted)).values(uploaded_at=now)
+                    update(Rating)
+                    .where(Rating.id.in_(accepted))
+                    .values(uploaded_at=datetime.now(UTC))
                 )
         report.ratings += len(accepted)
 
