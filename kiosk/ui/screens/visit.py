@@ -35,7 +35,11 @@ STATE_KEYS = {
     State.ACCEPTED: "state_accepted",
     State.READY_FOR_PICKUP: "state_ready_for_pickup",
     State.COMPLETED: "state_completed",
+    State.REJECTED: "state_rejected",
+    State.NEEDS_MORE: "state_needs_more",
 }
+#: States whose text carries the district's words (why it was refused, what is missing).
+WITH_REASON = frozenset({State.REJECTED, State.NEEDS_MORE})
 
 
 def _page(widget: QWidget) -> QVBoxLayout:
@@ -75,8 +79,8 @@ def resident_line(visit: Visit, lang: Language) -> str:
 
 
 def state_text(view: ApplicationView, lang: Language) -> str:
-    if view.state in (State.REJECTED, State.NEEDS_MORE):
-        return text(f"state_{view.state.value}", lang, reason=view.reason or "—")
+    if view.state in WITH_REASON:
+        return text(STATE_KEYS[view.state], lang, reason=view.reason or "—")
     return text(STATE_KEYS[view.state], lang)
 
 
