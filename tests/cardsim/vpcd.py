@@ -94,6 +94,7 @@ class VirtualCard:
         self._pulled = threading.Event()
         self._closed_by_reader = threading.Event()
         self._mute_timeouts = 0
+        self._reconnection: socket.socket | None = None
 
     # --- state --------------------------------------------------------------------------
 
@@ -224,9 +225,9 @@ class VirtualCard:
             outcome = self._serve(sock, card)
             if outcome is not _Outcome.MUTE_TIMEOUT or self._stop.is_set():
                 return
-            try:  # a mute card stays in the reader: it is back at the next presence poll
-                sock = self._connect(time.monotonic() + 5.0)
-            except (OSError, TimeoutError):
+            sock = self._reconnection
+            self._reconnection = None
+            if sock is None:
                 log.warning("mute card could not reconnect to port %d", self.port)
                 return
             with self._lock:
@@ -292,6 +293,13 @@ class VirtualCard:
             log.debug("mute card: no answer to %s", header)
             if self._stop.wait(self.mute_timeout):
                 return None  # removed meanwhile: the next recv sees the socket close
+            # A mute card stays in the reader: its next connection waits in vpcd's queue
+            # before this one is reset, so that pcscd's presence poll, however late this
+            # thread runs on a busy machine, never finds the reader empty in between.
+            try:
+                self._reconnection = self._connect(time.monotonic() + 5.0)
+            except (OSError, TimeoutError):
+                self._reconnection = None
             self._fail_mid_answer(sock)
             self._mute_timeouts += 1
             log.info("mute card failed APDU %d after %.1f s", card.apdu_count, self.mute_timeout)
