@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole suite as `make test` runs it: two pytest processes at once, since most of the
 # time goes to waiting (servers, browsers, printers, card readers), not to the 2 cores.
-#   - the district side: tests/district and tests/browser (PostgreSQL, Chromium);
-#   - the kiosk side: everything else (pcscd and vpcd, CUPS, Qt).
-# They share nothing: each starts its own services. Each one's output goes to
+#   - the district server: tests/district (PostgreSQL), the longer half;
+#   - the rest: the kiosk (pcscd and vpcd, CUPS, Qt) and the console in Chromium
+#     (tests/browser, with a PostgreSQL cluster of its own).
+# They share nothing: each starts its own services (each PostgreSQL cluster listens on a
+# socket in its own folder). Each one's output goes to
 # build/test-logs/ and is printed whole when both have ended, then one closing line that
 # adds them up. An empty part (pytest's exit 5) is a failure.
 # With arguments, runs one pytest with them instead (`make test PYTEST_ARGS=...`).
@@ -23,10 +25,10 @@ fi
 
 logs=build/test-logs
 mkdir -p "$logs"
-parts=(district kiosk)
+parts=(district rest)
 declare -A args=(
-  [district]="tests/district tests/browser"
-  [kiosk]="tests --ignore=tests/district --ignore=tests/browser"
+  [district]="tests/district"
+  [rest]="tests --ignore=tests/district"
 )
 declare -A pids=()
 for part in "${parts[@]}"; do

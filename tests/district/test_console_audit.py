@@ -112,11 +112,20 @@ def test_a_large_log_is_verified_when_asked(
     assert "完整：共" in auditor.get("/console/audit?account=auditor-all&verify=1").text
 
 
-def test_what_people_typed_is_shown_as_text(client: TestClient, auditor: Person) -> None:
+def test_what_people_typed_is_shown_as_text(
+    client: TestClient, db: Database, auditor: Person
+) -> None:
+    # a name typed at sign-in that is no account never reaches the log at all ...
     login(TestClient(client.app), "<img src=x onerror=alert(1)>", "whatever it is")
     html = auditor.get("/console/audit").text
-    assert "<img src=x" not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img src=x" not in html and "onerror" not in html
+    assert "(no such account)" in html
+    # ... and whatever an entry holds is shown as text
+    audit.record(db, account="<b>odd</b>", address="", action="sign_in_failed",
+                 record="user:<i>x</i>", result="refused", detail="<script>")
+    html = auditor.get("/console/audit").text
+    assert "<b>odd</b>" not in html and "<script>" not in html.split("</header>", 1)[1]
+    assert "&lt;b&gt;odd&lt;/b&gt;" in html
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "admin"])
