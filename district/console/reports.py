@@ -149,8 +149,13 @@ class Chosen:
 
 
 def _chosen(
-    kind: str | None, day: str | None, month: str | None, station: str | None, item: str | None
+    kind: Parameter = None,
+    day: Parameter = None,
+    month: Parameter = None,
+    station: Parameter = None,
+    item: Parameter = None,
 ) -> Chosen:
+    """The report asked for (the query of the page, the CSV and the PDF alike)."""
     try:
         if kind is None and not day and not month:
             period = reporting.this_month()
@@ -310,13 +315,8 @@ def charts(report: Report) -> dict[str, Chart | None]:
 def reports_page(
     request: Request,
     viewer: Annotated[Viewer, Depends(page(*ROLES))],
-    kind: Parameter = None,
-    day: Parameter = None,
-    month: Parameter = None,
-    station: Parameter = None,
-    item: Parameter = None,
+    chosen: Annotated[Chosen, Depends(_chosen)],
 ) -> Response:
-    chosen = _chosen(kind, day, month, station, item)
     report = _report(request, viewer, chosen)
     options = reporting.choices(database(request), viewer.station_scope(), viewer.language)
     return render(
@@ -333,13 +333,8 @@ def reports_page(
 def reports_csv(
     request: Request,
     viewer: Annotated[Viewer, Depends(page(*ROLES))],
-    kind: Parameter = None,
-    day: Parameter = None,
-    month: Parameter = None,
-    station: Parameter = None,
-    item: Parameter = None,
+    chosen: Annotated[Chosen, Depends(_chosen)],
 ) -> Response:
-    chosen = _chosen(kind, day, month, station, item)
     report = _report(request, viewer, chosen)
     return Response(
         report_csv(report).encode("utf-8-sig"),
@@ -352,15 +347,10 @@ def reports_csv(
 def reports_pdf(
     request: Request,
     viewer: Annotated[Viewer, Depends(page(*ROLES))],
-    kind: Parameter = None,
-    day: Parameter = None,
-    month: Parameter = None,
-    station: Parameter = None,
-    item: Parameter = None,
+    chosen: Annotated[Chosen, Depends(_chosen)],
 ) -> Response:
     from district.report_pdf import render_report
 
-    chosen = _chosen(kind, day, month, station, item)
     report = _report(request, viewer, chosen)
     document = render_report(report, scope_line(viewer))
     return Response(
