@@ -725,15 +725,7 @@ class RejectedPage(_Page):
             slip.setText(text("mine_print_slip", lang))
             slip.clicked.connect(lambda _=False, chosen=view: self.print_slip(chosen))
             self.slip_buttons.append(slip)
-            texts = QVBoxLayout()
-            texts.setSpacing(4)
-            texts.addWidget(title)
-            texts.addWidget(missing)
-            entry = QHBoxLayout()
-            entry.setSpacing(theme.SPACING_PX)
-            entry.addLayout(texts, 1)
-            entry.addWidget(slip, 0, Qt.AlignmentFlag.AlignTop)
-            self.more_rows.addLayout(entry)
+            self.more_rows.addLayout(action_row(title, missing, slip))
         self.list_heading.set_plain_text(
             text("staff_rejected_heading", lang, count=len(self._rejected))
         )
@@ -954,15 +946,20 @@ class PrintJobsPage(_Page):
             again.setText(text("staff_reprint", lang))
             again.clicked.connect(lambda _=False, chosen=job: self.reprint(chosen))
             self.reprint_buttons.append(again)
-            texts = QVBoxLayout()
-            texts.setSpacing(4)
-            texts.addWidget(title)
-            texts.addWidget(detail)
-            entry = QHBoxLayout()
-            entry.setSpacing(theme.SPACING_PX)
-            entry.addLayout(texts, 1)
-            entry.addWidget(again, 0, Qt.AlignmentFlag.AlignTop)
-            self.rows.addLayout(entry)
+            self.rows.addLayout(action_row(title, detail, again))
+
+
+def action_row(title: QWidget, detail: QWidget, action: QWidget) -> QHBoxLayout:
+    """A list row of staff mode: two lines of text, and the row's button beside them."""
+    texts = QVBoxLayout()
+    texts.setSpacing(4)
+    texts.addWidget(title)
+    texts.addWidget(detail)
+    entry = QHBoxLayout()
+    entry.setSpacing(theme.SPACING_PX)
+    entry.addLayout(texts, 1)
+    entry.addWidget(action, 0, Qt.AlignmentFlag.AlignTop)
+    return entry
 
 
 def queue_day_report(
@@ -1238,15 +1235,7 @@ class RatingsPage(_Page):
             )
             write.clicked.connect(lambda _=False, chosen=rating: self.edit(chosen))
             self.comment_buttons.append(write)
-            texts = QVBoxLayout()
-            texts.setSpacing(4)
-            texts.addWidget(title)
-            texts.addWidget(comment)
-            entry = QHBoxLayout()
-            entry.setSpacing(theme.SPACING_PX)
-            entry.addLayout(texts, 1)
-            entry.addWidget(write, 0, Qt.AlignmentFlag.AlignTop)
-            self.rows.addLayout(entry)
+            self.rows.addLayout(action_row(title, comment, write))
 
 
 def rating_line(rating: RatingView, lang: Language) -> str:
