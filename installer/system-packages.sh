@@ -16,7 +16,7 @@ runtime=(
 )
 test=(
   xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf postgresql
-  chromium chromium-driver chromium-l10n
+  chromium chromium-driver chromium-l10n coturn iproute2
 )
 
 case "${1:-}" in

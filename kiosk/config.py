@@ -170,6 +170,23 @@ class PrinterSettings(_Section):
     paper: Literal["a4", "roll80"] = "a4"
 
 
+class RemoteSettings(_Section):
+    """Remote video assistance (kiosk/remote). `microphone` and `speaker` name the audio
+    devices the call uses (ALSA or PulseAudio names, as `arecord -L` / `aplay -L` list
+    them); empty means the station has none, and a call is video and the text panel. The
+    district may switch calls off for a station and decide whether they may be recorded
+    (the resident is still asked each time)."""
+
+    enabled: bool = True
+    microphone: Annotated[str, Meta(max_length=200)] = ""
+    speaker: Annotated[str, Meta(max_length=200)] = ""
+    audio_format: Literal["alsa", "pulse"] = "alsa"
+    recording_allowed: bool = False
+    #: how many fresh offers a lost media path gets before the call ends (aiortc cannot
+    #: restart ICE, so each try is a new peer connection under the same call id)
+    reoffers: Annotated[int, Meta(ge=0, le=10)] = 3
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -184,6 +201,7 @@ class Settings(_Section):
     document_camera: DocumentCameraSettings = field(default_factory=DocumentCameraSettings)
     printer: PrinterSettings = field(default_factory=PrinterSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
 #: Each table of the settings file and the section that checks it.
@@ -401,7 +419,7 @@ def load_settings(
 
 #: The tables the district may set for its stations (the kit, cameras and where files are
 #: stay the station's own business).
-DISTRICT_MANAGED = ("station", "ui", "printer", "log")
+DISTRICT_MANAGED = ("station", "ui", "printer", "log", "remote")
 
 
 def district_settings_file(data_dir: Path) -> Path:

@@ -1,0 +1,359 @@
+"""The signaling protocol of remote assistance: the JSON messages a station and an agent
+exchange with the district over their WebSockets (shared by both ends, like
+`kiosk.sync.wire` for sync).
+
+Two sockets, one per side:
+
+    GET /v1/calls/ws        the station: the upgrade request carries the same Ed25519
+                            signature headers as every sync request (signed over
+                            `GET /v1/calls/ws` and an empty body); an unenrolled or
+                            revoked station is refused with close code 4403
+    GET /console/calls/ws   an agent or supervisor: their console session cookie, from
+                            the console's own origin; any other role gets 4403
+
+Each frame is one JSON object with a `type`. Media never crosses the district: the SDP
+does, and media goes peer to peer (or through the district's TURN). The kiosk always
+makes the offer; aiortc gathers every candidate before its offer is made, and the agent's
+browser answers once its own gathering is done, so there is no trickle.
+
+A call, as the station sees it:
+
+    request ─→ queued* ─→ assigned ─→ offer ─→ answer ─→ (media) ─→ ended
+                 │                        ↑                 │
+                 └→ unavailable           └── offer (attempt+1) ←┘ media lost
+
+- The station names the call (`call`, a UUID it makes), so a request repeated after a
+  dropped socket is the same call, not a second one.
+- `queued` comes again whenever the place in the queue or the estimate changes.
+- `unavailable`: no agent serves this station now (or calls are off): the kiosk offers a
+  call-back request instead.
+- After `assigned` the kiosk makes a peer connection with the ICE servers it names
+  (minted per call: never a long-lived TURN credential, never a public STUN server) and
+  offers; `attempt` counts fresh offers for the same call (aiortc cannot restart ICE).
+- Both sides `ping` every `PING_S`; a side silent for `SILENT_S` is gone, and the
+  district ends its call with reason `gone`.
+- `end` from either side, `ended` from the district to both: a call ends once, and
+  everything it made (captures, chat, the application) stays as it was.
+
+Limits: a frame is at most `MAX_FRAME` bytes (a capture is a JPEG in base64 and the
+largest frame), text at most `MAX_TEXT` characters; a frame that is not one of the
+messages below is answered with `error` and otherwise ignored, never the end of a call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+STATION_PATH = "/v1/calls/ws"
+AGENT_PATH = "/console/calls/ws"
+
+PING_S = 1.0
+SILENT_S = 5.0
+MAX_FRAME = 6 * 1024 * 1024
+MAX_TEXT = 500
+MAX_SDP = 20_000
+
+#: Close codes (the 4000 range is the application's).
+CLOSE_REFUSED = 4403  # not an enrolled station / not an agent
+CLOSE_UNSIGNED = 4401  # no or bad signature, stale, replayed
+CLOSE_REPLACED = 4409  # the same station or agent connected again elsewhere
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+CallId = Annotated[str, Field(pattern=_UUID)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
+Attempt = Annotated[int, Field(ge=0, le=20)]
+
+#: What the agent may ask the station to capture.
+CaptureKind = Literal["card", "page", "photo"]
+#: Why a call ended.
+EndReason = Literal[
+    "resident",  # the resident ended it
+    "agent",  # the agent ended it
+    "gone",  # a side went silent or its socket closed
+    "media",  # the media path was lost more often than the kiosk offers again
+    "unavailable",  # nobody could take it
+    "replaced",  # the station started another call
+    "server",  # the district shut down
+]
+AgentState = Literal["available", "busy", "break", "after_call", "offline"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ping(_Message):
+    type: Literal["ping"] = "ping"
+
+
+class ErrorMessage(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+# -- station → district -----------------------------------------------------------------
+
+
+class CallRequest(_Message):
+    """The resident asks for an agent."""
+
+    type: Literal["request"] = "request"
+    call: CallId
+    item_code: Annotated[str, Field(max_length=16)] = ""
+    item_title: Annotated[str, Field(max_length=200)] = ""
+    category: Annotated[str, Field(max_length=60)] = ""
+    application: CallId | None = None  # when the visit already made one
+    identity: Annotated[str, Field(max_length=80)] = ""  # masked: 张*三 310***********1234
+    source: Literal["guide", "review", "staff", "callback"] = "guide"
+    audio: bool = False  # whether the station has a microphone and a speaker
+
+
+class Offer(_Message):
+    type: Literal["offer"] = "offer"
+    call: CallId
+    attempt: Attempt = 0
+    sdp: Sdp
+
+
+class Capture(_Message):
+    """An image the station captured for the agent (asked for, or one of the visit's
+    materials when the call starts): JPEG or PNG, base64."""
+
+    type: Literal["capture"] = "capture"
+    call: CallId
+    request: Annotated[str, Field(max_length=40)] = ""  # the CaptureRequest it answers
+    kind: Literal["card", "page", "photo", "material"]
+    label: Annotated[str, Field(max_length=200)] = ""
+    media_type: Literal["image/jpeg", "image/png"] = "image/jpeg"
+    data: Annotated[str, Field(min_length=4, max_length=MAX_FRAME)]
+
+
+# -- agent → district -------------------------------------------------------------------
+
+
+class Presence(_Message):
+    """The agent says what they are doing (a break needs a reason)."""
+
+    type: Literal["presence"] = "presence"
+    state: Literal["available", "break", "after_call"]
+    reason: Annotated[str, Field(max_length=100)] = ""
+
+
+class Take(_Message):
+    """The agent takes the next call for them, or a chosen one."""
+
+    type: Literal["take"] = "take"
+    call: CallId | None = None
+
+
+class Answer(_Message):
+    type: Literal["answer"] = "answer"
+    call: CallId
+    attempt: Attempt = 0
+    sdp: Sdp
+
+
+class CaptureRequest(_Message):
+    """The agent asks the station for a capture, with the words the resident hears."""
+
+    type: Literal["capture_request"] = "capture_request"
+    call: CallId
+    request: Annotated[str, Field(min_length=1, max_length=40)]
+    kind: CaptureKind
+    words: Annotated[str, Field(max_length=MAX_TEXT)] = ""
+
+
+# -- both sides -------------------------------------------------------------------------
+
+
+class Chat(_Message):
+    type: Literal["chat"] = "chat"
+    call: CallId
+    text: Text
+    sender: Literal["resident", "agent", "supervisor", ""] = ""  # the district fills it
+
+
+class MediaState(_Message):
+    """A side reports its media path: connected (frames arrive), or lost."""
+
+    type: Literal["media"] = "media"
+    call: CallId
+    attempt: Attempt = 0
+    state: Literal["connected", "lost"]
+
+
+class End(_Message):
+    type: Literal["end"] = "end"
+    call: CallId
+    reason: EndReason = "resident"
+
+
+# -- district → station -----------------------------------------------------------------
+
+
+class Queued(_Message):
+    type: Literal["queued"] = "queued"
+    call: CallId
+    position: Annotated[int, Field(ge=1)]
+    wait_s: Annotated[int, Field(ge=0)]
+    agents: Annotated[int, Field(ge=0)]  # agents serving this station who are available
+
+
+class Unavailable(_Message):
+    type: Literal["unavailable"] = "unavailable"
+    call: CallId
+    reason: Literal["no_agents", "disabled", "closed"]
+
+
+class IceServer(_Message):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Assigned(_Message):
+    type: Literal["assigned"] = "assigned"
+    call: CallId
+    agent: Annotated[str, Field(max_length=64)]  # the agent's display name
+    ice_servers: list[IceServer] = []
+    ice_policy: Literal["all", "relay"] = "all"
+    attempt: Attempt = 0
+
+
+class Decision(_Message):
+    """The agent decided the call's application (it also flows through the changes feed)."""
+
+    type: Literal["decision"] = "decision"
+    call: CallId
+    application: CallId
+    state: str
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class Ended(_Message):
+    type: Literal["ended"] = "ended"
+    call: CallId
+    reason: EndReason
+
+
+# -- district → agent -------------------------------------------------------------------
+
+
+class WaitingCall(_Message):
+    call: CallId
+    station: str
+    item_title: str
+    category: str
+    waited_s: int
+    mine: bool  # routed to this agent's skills
+
+
+class QueueView(_Message):
+    """The queue as this agent sees it (their group's waiting calls), and their state."""
+
+    type: Literal["queue"] = "queue"
+    state: AgentState
+    waiting: list[WaitingCall]
+
+
+class CallInfo(_Message):
+    """The call an agent took: who, what, and how to reach the station's media."""
+
+    type: Literal["call"] = "call"
+    call: CallId
+    station: str
+    item_code: str
+    item_title: str
+    category: str
+    identity: str
+    application: CallId | None
+    audio: bool
+    ice_servers: list[IceServer] = []
+    ice_policy: Literal["all", "relay"] = "all"
+
+
+class CaptureArrived(_Message):
+    """A capture reached the district: the console fetches it from `url`."""
+
+    type: Literal["capture_arrived"] = "capture_arrived"
+    call: CallId
+    request: str
+    kind: str
+    label: str
+    url: str
+
+
+StationSends = Ping | CallRequest | Offer | Capture | Chat | MediaState | End
+AgentSends = Ping | Presence | Take | Answer | CaptureRequest | Chat | MediaState | End
+ToStation = (
+    Ping
+    | Queued
+    | Unavailable
+    | Assigned
+    | Answer
+    | CaptureRequest
+    | Chat
+    | Decision
+    | Ended
+    | ErrorMessage
+)
+ToAgent = (
+    Ping | QueueView | CallInfo | Offer | CaptureArrived | Chat | MediaState | Ended | ErrorMessage
+)
+
+_FROM_STATION: TypeAdapter[Any] = TypeAdapter(Annotated[StationSends, Field(discriminator="type")])
+_FROM_AGENT: TypeAdapter[Any] = TypeAdapter(Annotated[AgentSends, Field(discriminator="type")])
+_TO_STATION: TypeAdapter[Any] = TypeAdapter(Annotated[ToStation, Field(discriminator="type")])
+_TO_AGENT: TypeAdapter[Any] = TypeAdapter(Annotated[ToAgent, Field(discriminator="type")])
+
+
+class BadMessage(ValueError):
+    """A frame that is not a message of the protocol (the text says what is wrong,
+    without echoing the frame: it may hold personal data)."""
+
+
+def _parse(adapter: TypeAdapter[Any], frame: str | bytes) -> Any:
+    if len(frame) > MAX_FRAME:
+        raise BadMessage(f"a frame is at most {MAX_FRAME} bytes")
+    try:
+        data = json.loads(frame)
+    except (ValueError, UnicodeDecodeError):
+        raise BadMessage("the frame is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadMessage("a message is a JSON object")
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as error:
+        where = {".".join(str(p) for p in e["loc"]) or "message" for e in error.errors()}
+        kind = data.get("type")
+        name = kind if isinstance(kind, str) and len(kind) < 30 else "?"
+        raise BadMessage(f"not a valid {name!r} message ({', '.join(sorted(where))})") from None
+
+
+def from_station(frame: str | bytes) -> StationSends:
+    """A message a station sent (the district reads it)."""
+    return _parse(_FROM_STATION, frame)
+
+
+def from_agent(frame: str | bytes) -> AgentSends:
+    """A message an agent's console sent (the district reads it)."""
+    return _parse(_FROM_AGENT, frame)
+
+
+def to_station(frame: str | bytes) -> ToStation:
+    """A message the district sent a station (the kiosk reads it)."""
+    return _parse(_TO_STATION, frame)
+
+
+def to_agent(frame: str | bytes) -> ToAgent:
+    """A message the district sent an agent (tests read it like the console does)."""
+    return _parse(_TO_AGENT, frame)
+
+
+def dump(message: _Message) -> str:
+    return message.model_dump_json(exclude_none=False)
