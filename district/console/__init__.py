@@ -8,6 +8,7 @@ the security headers and the console's error pages. One module per area:
 
 - `signin`: sign-in, TOTP, sign-out, password, language;
 - `inbox`: the agents' inbox and one application (materials, reveals, decisions);
+- `call_desk`: the agents' video calls with the stations (`static/call.js`);
 - `stations`, `users`, `catalog`, `reports`, `audit_pages`: the admin, supervisor and
   auditor pages.
 
@@ -71,9 +72,29 @@ SECURITY_HEADERS = [
 
 def mount(app: FastAPI) -> None:
     """Add the console to the district's app."""
-    from . import application, audit_pages, catalog, inbox, reports, signin, stations, users
+    from . import (
+        application,
+        audit_pages,
+        call_desk,
+        catalog,
+        inbox,
+        reports,
+        signin,
+        stations,
+        users,
+    )
 
-    for area in (signin, inbox, application, stations, users, catalog, reports, audit_pages):
+    for area in (
+        signin,
+        inbox,
+        application,
+        call_desk,
+        stations,
+        users,
+        catalog,
+        reports,
+        audit_pages,
+    ):
         app.include_router(area.router)
     app.mount(f"{CONSOLE}/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
@@ -105,7 +126,11 @@ async def error_page(request: Request, status: int, key: str) -> Response:
         session = load_session(db, request.cookies.get(SESSION_COOKIE)) if db else None
         viewer = Viewer(session, language_of(request), address_of(request)) if session else None
         return render(
-            request, "error.html", viewer=viewer, status=status, title_key="error_heading",
+            request,
+            "error.html",
+            viewer=viewer,
+            status=status,
+            title_key="error_heading",
             message_key=key,
         )
 

@@ -201,6 +201,7 @@ ENVIRONMENT = _environment()
 
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav_inbox", f"{CONSOLE}/inbox", ("agent", "supervisor")),
+    ("nav_calls", f"{CONSOLE}/call", ("agent", "supervisor")),
     ("nav_stations", f"{CONSOLE}/stations", ("admin", "supervisor")),
     ("nav_users", f"{CONSOLE}/users", ("admin", "supervisor")),
     ("nav_catalog", f"{CONSOLE}/catalog", ("admin",)),

@@ -57,6 +57,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/console/lang/{language}"): Rule(EVERYONE, public=True),
     # agents' work
     ("GET", "/console/inbox"): Rule(AGENTS),
+    ("GET", "/console/call"): Rule(AGENTS),
     ("GET", "/console/api/applications"): Rule(AGENTS),
     ("GET", "/console/applications/{application_id}"): Rule(AGENTS, scoped=True),
     ("POST", "/console/applications/{application_id}/access"): Rule(AGENTS, scoped=True),
