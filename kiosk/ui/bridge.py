@@ -8,6 +8,9 @@ waits on a device.
 The sync service is not event-driven: `Bridge.poll_sync` asks it for its status on a
 worker thread every few seconds (the status reads the local store) and emits
 `sync_status` when the answer comes back.
+
+A video call (kiosk.remote.client) reports on the network thread through `on_call_event`;
+`call_event` carries each event (kiosk.remote.events) to the call screen.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from kiosk.ui.tasks import TaskManager
 if TYPE_CHECKING:  # kept out of the start-up path: the window draws first
     from kiosk.devices.card.events import CardEvent
     from kiosk.devices.printer.service import PrintEvent
+    from kiosk.remote.events import CallEvent
     from kiosk.sync.service import SyncStatus
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,7 @@ class Bridge(QObject):
     card_event = Signal(object)  # CardEvent
     print_event = Signal(object)  # PrintEvent
     sync_status = Signal(object)  # SyncStatus
+    call_event = Signal(object)  # CallEvent
 
     def __init__(self, tasks: TaskManager, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +63,9 @@ class Bridge(QObject):
 
     def on_print_event(self, event: PrintEvent) -> None:
         self.print_event.emit(event)
+
+    def on_call_event(self, event: CallEvent) -> None:
+        self.call_event.emit(event)
 
     # -- sync ------------------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ wipes the resident's data and returns to the start screen. Any input while the w
 shows keeps the visit going. Both times are settings (`[ui] idle_warning_s`,
 `idle_timeout_s`).
 
+A video call suspends it (`suspend`): the resident may sit still for minutes while the
+agent talks, and the wipe must never fire during a call. `resume` after the call counts
+from then on again, so a resident who walks away after the call is still wiped.
+
 Timers run on the main thread and only count; nothing here blocks.
 """
 
@@ -44,6 +48,7 @@ class IdleWatcher(QObject):
         self._timeout_s = max(1, round(timeout_s))
         self._left = 0
         self._armed = False
+        self._suspended = False
         self._installed = False
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
@@ -60,6 +65,27 @@ class IdleWatcher(QObject):
     @property
     def armed(self) -> bool:
         return self._armed
+
+    @property
+    def suspended(self) -> bool:
+        return self._suspended
+
+    def suspend(self) -> None:
+        """Stop counting (a call is under way): no warning, no wipe, until `resume`."""
+        if self._suspended:
+            return
+        self._suspended = True
+        self._idle.stop()
+        if self._tick.isActive():
+            self._tick.stop()
+            self.resumed.emit()
+
+    def resume(self) -> None:
+        """Count again, from now (the call is over)."""
+        if not self._suspended:
+            return
+        self._suspended = False
+        self.touched()
 
     @property
     def warning_shown(self) -> bool:
@@ -97,7 +123,7 @@ class IdleWatcher(QObject):
             app.removeEventFilter(self)
 
     def touched(self) -> None:
-        if not self._armed:
+        if not self._armed or self._suspended:
             return
         if self._tick.isActive():
             self._tick.stop()
@@ -110,11 +136,16 @@ class IdleWatcher(QObject):
         return False
 
     def _warn(self) -> None:
+        if self._suspended:
+            return
         self._left = self._timeout_s
         self._tick.start()
         self.warning.emit(self._left)
 
     def _count_down(self) -> None:
+        if self._suspended:
+            self._tick.stop()
+            return
         self._left -= 1
         if self._left <= 0:
             self.disarm()

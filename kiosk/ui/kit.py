@@ -3,9 +3,10 @@
 `Kit` is what `MainWindow` is given: the local store (and its `Applications` and
 `Ratings`), the card reader (PC/SC or the simulator), the two cameras' services (frames
 in latest-frame slots), the scanner gun's key filter, the printer and sync services, and
-the speaker.
-Any of them may be missing (a window for tests, a station without a printer): the window
-then leaves out what needs it and says so where a resident would look for it.
+the speaker, and the video-call client (`calls`, kiosk.remote.client) when the station
+can make calls. Any of them may be missing (a window for tests, a station without a
+printer): the window then leaves out what needs it and says so where a resident would
+look for it.
 
 `start_kit` first takes a `ratings.jsonl` left by an older kiosk into the store (once),
 then builds each device from the settings (`[devices]`: real or simulator), wires
@@ -54,6 +55,7 @@ class Kit:
     printer: Any = None  # PrinterService
     sync: Any = None  # SyncService
     speaker: Speaker | None = None
+    calls: Any = None  # CallClient (kiosk/ui/screens/call.py: CallClient), or None
     demo: bool = False  # simulated devices: show the demo controls
     paths: Paths | None = None
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
@@ -117,7 +119,43 @@ def start_kit(
         setattr(kit, name, service)
 
     kit.speaker = make_speaker(settings)
+    kit.calls = make_calls(settings, paths, store, bridge, kit.camera)
+    if kit.calls is not None and hasattr(kit.calls, "stop"):
+        kit._stoppers.append(kit.calls.stop)
     return kit
+
+
+def make_calls(settings: Settings, paths: Paths, store: Store, bridge: Bridge, camera: Any) -> Any:
+    """The video-call client, or None when the station cannot make calls: remote
+    assistance switched off, the station not enrolled with a district, or a kiosk built
+    without kiosk.remote.client. Its module (not aiortc: the client imports that when the
+    first call starts) is imported here, on the kit's worker thread, not at start-up.
+
+    A client that cannot be made is logged and left out: the call screens then say
+    plainly that no call can be made and offer a call-back request."""
+    if not settings.remote.enabled:
+        return None
+    from kiosk.sync.client import enrollment
+
+    if enrollment(store) is None:
+        log.info("video calls are off: the station is not enrolled with a district")
+        return None
+    try:
+        from kiosk.remote.client import CallClient
+    except ImportError:
+        log.info("video calls are off: this kiosk has no call client")
+        return None
+    try:
+        return CallClient(
+            settings.remote,
+            paths=paths,
+            store=store,
+            camera=camera.frames if camera is not None else None,
+            on_event=bridge.on_call_event,
+        )
+    except Exception:
+        log.exception("the video-call client could not be made: video calls are off")
+        return None
 
 
 def make_speaker(settings: Settings) -> Speaker | None:
