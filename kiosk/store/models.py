@@ -219,6 +219,38 @@ class RatingOutboxEntry(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Callback(Base):
+    """A call-back request a resident left (no agent could take their call): the number
+    to call, sealed (`phone_sealed`, personal data), the item and its title, and when they
+    would like the call (`preferred`: today, tomorrow_am, tomorrow_pm). The id is a UUID
+    made here, the district's permanent key for it. Once the district has it the number
+    is dropped here (`phone_sealed` None): the district calls back, the kiosk does not."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(16))
+    item_title: Mapped[str] = mapped_column(String(200), default="")
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    preferred: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When the district confirmed it; None: not yet.
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CallbackOutboxEntry(Base):
+    """A call-back request waiting to be uploaded, FIFO (a queue of its own, as ratings
+    have: nothing else goes with it)."""
+
+    __tablename__ = "callback_outbox"
+
+    sequence: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    callback_id: Mapped[str] = mapped_column(
+        ForeignKey("callbacks.id", ondelete="CASCADE"), unique=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PrintJob(Base):
     """A document to print (a receipt, a form, a report, a test page) and how it went.
 

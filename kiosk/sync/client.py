@@ -39,6 +39,7 @@ from kiosk.sync.wire import (
     API,
     BatchAnswer,
     BundleAnswer,
+    CallbackBatch,
     CatalogAnswer,
     ChangesAnswer,
     EnrollAnswer,
@@ -214,6 +215,18 @@ class DistrictClient:
         answer = _parse(response, BatchAnswer)
         if [result.id for result in answer.results] != [r.id for r in batch.ratings]:
             raise BadAnswer("the district's verdicts do not match the ratings item for item")
+        return answer
+
+    async def upload_callbacks(self, batch: CallbackBatch) -> BatchAnswer:
+        response = await self._send(
+            "POST",
+            f"{API}/callbacks:batch",
+            content=batch.model_dump_json().encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = _parse(response, BatchAnswer)
+        if [result.id for result in answer.results] != [c.id for c in batch.callbacks]:
+            raise BadAnswer("the district's verdicts do not match the call-backs item for item")
         return answer
 
     async def report(self, report: StationReport) -> None:

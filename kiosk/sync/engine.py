@@ -25,6 +25,11 @@ Ratings: after the applications, the rating queue (`rating_outbox`, filled in th
 local transaction as each rating or staff comment, kiosk.core.ratings) goes up in batches
 (`POST /v1/ratings:batch`); each entry the district answered for leaves the queue. The
 district keys ratings on their UUID, so a batch sent again changes nothing there.
+Call-back requests (`callback_outbox`, kiosk.core.callbacks) go the same way after the
+ratings (`POST /v1/callbacks:batch`): each one the district answered for leaves the queue,
+and one it accepted has its phone number dropped here (the district calls back; the
+kiosk needs the number no more). A request is never changed once made, so sending it
+again after a lost answer changes nothing at the district.
 
 Download: the district's state changes for this station's applications, from the cursor
 kept in the local store, applied with the new cursor in one local transaction (so a change
@@ -64,6 +69,8 @@ from kiosk.store.db import Store
 from kiosk.store.models import (
     Application,
     Blob,
+    Callback,
+    CallbackOutboxEntry,
     OutboxEntry,
     Rating,
     RatingOutboxEntry,
@@ -73,9 +80,12 @@ from kiosk.store.models import sealed_context as _context
 from kiosk.sync.client import DistrictClient
 from kiosk.sync.errors import BadAnswer
 from kiosk.sync.wire import (
+    MAX_CALLBACKS,
     MAX_RATINGS,
     ApplicationWire,
     BatchAnswer,
+    CallbackBatch,
+    CallbackWire,
     DeviceHealth,
     ItemVerdict,
     MaterialWire,
@@ -100,6 +110,7 @@ BUNDLE_BYTES = 1024 * 1024
 BUNDLE_CONCURRENCY = 4
 MAX_CHANGE_PAGES = 100  # per pass: a reset loop or a runaway server cannot keep a pass going
 MAX_RATING_BATCHES = 20  # per pass (10,000 ratings): the rest go next pass
+MAX_CALLBACK_BATCHES = 10  # per pass (2,000 call-backs): the rest go next pass
 
 
 @dataclass
@@ -111,6 +122,7 @@ class PassReport:
     retry: int = 0  # items sent back to the queue (their blobs were missing)
     blobs_sent: int = 0
     ratings: int = 0  # ratings the district confirmed
+    callbacks: int = 0  # call-back requests the district confirmed
     changes: int = 0
     skipped: int = 0  # changes to a state this kiosk does not know (a newer district)
     resets: int = 0
@@ -125,6 +137,7 @@ class PassReport:
             "retry": self.retry,
             "blobs_sent": self.blobs_sent,
             "ratings": self.ratings,
+            "callbacks": self.callbacks,
             "changes": self.changes,
             "skipped": self.skipped,
             "resets": self.resets,
@@ -173,6 +186,7 @@ class SyncEngine:
                     break  # its blobs go again next pass; do not spin on it now
                 batch = following
             await self._upload_ratings(client, report)
+            await self._upload_callbacks(client, report)
             await self._download(client, report)
             await self._send_report(client)
         self._record(success=True)
@@ -441,6 +455,77 @@ class SyncEngine:
                     .values(uploaded_at=datetime.now(UTC))
                 )
         report.ratings += len(accepted)
+
+    # -- call-back requests ---------------------------------------------------------------
+
+    async def _upload_callbacks(self, client: DistrictClient, report: PassReport) -> None:
+        """The call-back queue, oldest first, in batches; an entry leaves the queue once
+        the district answered for it."""
+        for _ in range(MAX_CALLBACK_BATCHES):
+            queued = await asyncio.to_thread(self._next_callbacks)
+            if not queued:
+                return
+            batch = CallbackBatch(callbacks=[wire for _, wire in queued])
+            answer = await client.upload_callbacks(batch)
+            await asyncio.to_thread(self._settle_callbacks, queued, answer.results, report)
+
+    def _next_callbacks(self) -> list[tuple[int, CallbackWire]]:
+        vault = self.store.vault
+        with self.store.read() as session:
+            rows = session.execute(
+                select(CallbackOutboxEntry.sequence, Callback)
+                .join(Callback, Callback.id == CallbackOutboxEntry.callback_id)
+                .order_by(CallbackOutboxEntry.sequence)
+                .limit(MAX_CALLBACKS)
+            ).all()
+            queued = []
+            for sequence, callback in rows:
+                if callback.phone_sealed is None:
+                    continue  # never expected: queued without a number
+                number = vault.open(
+                    callback.phone_sealed, _context("callbacks", "phone_sealed", callback.id)
+                )
+                queued.append(
+                    (
+                        sequence,
+                        CallbackWire(
+                            id=callback.id,
+                            phone=number.decode("ascii"),
+                            item_code=callback.item_code,
+                            item_title=callback.item_title,
+                            preferred=callback.preferred,  # type: ignore[arg-type]
+                            requested_at=callback.requested_at,
+                        ),
+                    )
+                )
+            return queued
+
+    def _settle_callbacks(
+        self,
+        queued: list[tuple[int, CallbackWire]],
+        results: list[ItemVerdict],
+        report: PassReport,
+    ) -> None:
+        accepted = []
+        for (_, wire), result in zip(queued, results, strict=True):
+            if result.verdict is Verdict.ACCEPTED:
+                accepted.append(wire.id)
+            else:
+                # never expected (the id is the kiosk's own UUID); kept, out of the queue
+                log.warning("call-back %s refused by the district: %s", wire.id, result.message)
+        with self.store.write() as session:
+            session.execute(
+                delete(CallbackOutboxEntry).where(
+                    CallbackOutboxEntry.sequence.in_([sequence for sequence, _ in queued])
+                )
+            )
+            if accepted:
+                session.execute(
+                    update(Callback)
+                    .where(Callback.id.in_(accepted))
+                    .values(uploaded_at=datetime.now(UTC), phone_sealed=None)
+                )
+        report.callbacks += len(accepted)
 
     # -- the health report -----------------------------------------------------------------
 

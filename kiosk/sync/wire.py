@@ -67,6 +67,17 @@ Upload (blobs first, then the applications that refer to them)
                                     rejected `conflict`. A rating of an application the
                                     district does not know is still accepted. A body that is
                                     not a batch of readable ratings → 422 malformed.
+    POST /v1/callbacks:batch        CallbackBatch → BatchAnswer (a verdict per item, in
+                                    order, in one server transaction): the call-back
+                                    requests residents left when no agent could take their
+                                    call. The id is a permanent UNIQUE key: a repeat
+                                    changes nothing (and leaves what agents did with it as
+                                    it is); the same id with another number, item, time or
+                                    preference, or from another station, is rejected
+                                    `conflict`. The phone number is personal data: sealed
+                                    at the district, never in a verdict's message. A body
+                                    that is not a batch of readable call-backs → 422
+                                    malformed.
     POST /v1/station:report         StationReport → 204: the station's small health report
                                     (software and catalog versions, queue depth, rejected
                                     count, the five devices' state and last error code,
@@ -112,6 +123,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field
 
 from kiosk.core.catalog import ITEM_CODE_PATTERN
+from kiosk.core.phone import PHONE_PATTERN
 
 API = "/v1"
 CLOCK_SKEW_S = 300  # how far a request's timestamp may be from the server's clock
@@ -124,6 +136,8 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # the whole body of a bundle
 MAX_CHANGES = 1000  # the largest `limit` of GET /v1/changes
 MAX_RATINGS = 500  # ratings in one POST /v1/ratings:batch
 MAX_COMMENT = 200  # characters of a staff comment on a rating
+MAX_CALLBACKS = 200  # call-back requests in one POST /v1/callbacks:batch
+MAX_ITEM_TITLE = 200  # characters of the item's title a call-back names
 MAX_REPORT_BYTES = 16 * 1024  # the body of POST /v1/station:report
 
 HEADER_STATION = "X-Doorstep-Station"
@@ -325,6 +339,25 @@ class RatingWire(_Wire):
 
 class RatingBatch(_Wire):
     ratings: Annotated[list[RatingWire], Field(min_length=1, max_length=MAX_RATINGS)]
+
+
+class CallbackWire(_Wire):
+    """A call-back request a resident left at the station (no agent could take the call,
+    or the station was offline): the number to call, typed on the keypad (digits only;
+    personal data), the item they wanted help with, and when they would like the call,
+    relative to `requested_at` (the kiosk's clock): later that day, the next morning or
+    the next afternoon."""
+
+    id: Uuid
+    phone: Annotated[str, Field(pattern=PHONE_PATTERN)]
+    item_code: ItemCode
+    item_title: Annotated[str, Field(max_length=MAX_ITEM_TITLE)] = ""
+    preferred: Literal["today", "tomorrow_am", "tomorrow_pm"]
+    requested_at: Annotated[datetime, Field(strict=True)]  # the kiosk's clock
+
+
+class CallbackBatch(_Wire):
+    callbacks: Annotated[list[CallbackWire], Field(min_length=1, max_length=MAX_CALLBACKS)]
 
 
 # -- the station's health report ---------------------------------------------------------
