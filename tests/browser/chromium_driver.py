@@ -67,13 +67,15 @@ def require_chromium() -> None:
 class Chromium:
     """One headless Chromium, its own profile, reused for many pages."""
 
-    def __init__(self, language: str = "zh") -> None:
+    def __init__(self, language: str = "zh", extra_arguments: tuple[str, ...] = ()) -> None:
         require_chromium()
         tag, locale = LOCALES[language]
         self.profile = Path(tempfile.mkdtemp(prefix="doorstep-chromium-"))
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)
-        for argument in (*ARGUMENTS, f"--lang={tag}", f"--user-data-dir={self.profile}"):
+        for argument in (
+            *ARGUMENTS, *extra_arguments, f"--lang={tag}", f"--user-data-dir={self.profile}"
+        ):
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         environment = {**os.environ, "LANG": f"{locale}.UTF-8", "LANGUAGE": f"{locale}:{language}"}
