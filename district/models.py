@@ -344,3 +344,91 @@ class AuditCheckpoint(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- remote assistance -----------------------------------------------------------------
+
+
+class Call(Base):
+    """A resident's video call from a station (`district.calls` keeps its states:
+    waiting → active → ended). The id is the kiosk's call UUID, so a request repeated
+    after a dropped socket is the same call. `identity` is only ever the masked form the
+    station shows (张*三 310***********1234); `application_id` names the visit's
+    application, which may not have synced yet (so no foreign key). `kiosk_seen_at` and
+    `agent_seen_at` are each side's last heartbeat: a side silent for
+    `protocol.SILENT_S` ends its call with reason `gone`."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_state_created", "state", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # waiting, active, ended
+    item_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    item_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    category: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    application_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    identity: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    source: Mapped[str] = mapped_column(String(16), default="guide", server_default="guide")
+    audio: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    kiosk_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AgentPresence(Base):
+    """What an agent or supervisor is doing for the call queue: available, busy (on
+    `call_id`), on a break (with a `reason`), after-call work, or offline (no socket);
+    `since` is when that state began, `seen_at` their socket's last heartbeat. `skills`
+    are the catalog categories whose calls are routed to them first."""
+
+    __tablename__ = "agent_presence"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="offline", server_default="offline")
+    reason: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    call_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class CallSignal(Base):
+    """A message waiting to be delivered to one side of a call: the station
+    (`recipient` its id) or an agent (`recipient` the user id). Written in the
+    transaction that made it, then delivered and deleted by whichever server process
+    holds that side's socket (woken by NOTIFY on PostgreSQL), so no message depends on
+    the process that wrote it."""
+
+    __tablename__ = "call_signals"
+    __table_args__ = (Index("ix_call_signals_side_recipient", "to_side", "recipient", "id"),)
+
+    id: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(36), index=True)
+    to_side: Mapped[str] = mapped_column(String(8))  # station, agent
+    recipient: Mapped[str] = mapped_column(String(36))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CallCapture(Base):
+    """An image a station captured for the agent during a call, in arrival order; its
+    bytes are a blob like any material's (sealed at rest)."""
+
+    __tablename__ = "call_captures"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
+    request: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
