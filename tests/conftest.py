@@ -13,7 +13,7 @@ import pytest
 
 from tests.personal import NEVER_LOGGED
 
-pytest_plugins = ["tests.cardsim.fixtures", "tests.cupsd"]
+pytest_plugins = ["tests.cardsim.fixtures", "tests.cupsd", "tests.turnd"]
 
 # Offscreen Qt's own screen is 800×800, and Qt drops a touch that lands off every screen:
 # the tests tap the kiosk's windows (up to 1920×1080) with a finger, as residents do.
