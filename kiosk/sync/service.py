@@ -16,6 +16,9 @@ retries slowly (`refused_s`), so that re-enrolling is all it takes.
 
 `status()` may be called from any thread: online, queued, in flight, rejected, the last
 success and the last error (for staff screens and `kiosk sync status`).
+
+`submit(coro)` runs other network work on the same loop (the video call's client,
+kiosk.remote.client), from any thread, and returns a `concurrent.futures.Future`.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -39,6 +44,8 @@ from kiosk.sync.engine import PassReport, SyncEngine
 from kiosk.sync.errors import DistrictUnreachable, NotEnrolled, StationRevoked
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,16 @@ class SyncService:
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wake.set)
+
+    def submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run a coroutine on the network loop (from any thread); its future at once.
+        Before `start()` or after `stop()` there is no loop: RuntimeError (the coroutine
+        is closed, never run)."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._stopping:
+            work.close()
+            raise RuntimeError("the network loop is not running")
+        return asyncio.run_coroutine_threadsafe(work, loop)
 
     def status(self) -> SyncStatus:
         return read_status(self.store, online=self._online, in_flight=self.engine.in_flight)
