@@ -1,0 +1,594 @@
+"""The kiosk's side of a video call: the signaling client and the call's life, on the
+network thread's asyncio loop.
+
+`CallClient` is what the screens hold. Its methods (`start`, `end`, `send_chat`,
+`send_capture`) may be called from any thread and return at once: they schedule the work
+on the loop through `runner` (`SyncService.submit`, so sync and calls share the network
+thread; without one the client runs a loop thread of its own, for `kiosk call` and
+tests). Every change is reported through `on_event` (kiosk.remote.events), called on the
+loop's thread; `remote_frames` is the latest-frame slot of the agent's video.
+
+A call:
+
+- `start` names the call (a UUID) and asks at once; a station that is not enrolled, or
+  whose district cannot be reached, gets `UNAVAILABLE` reason `offline` right away, one
+  the district refuses (revoked: close code 4403/4401) `disabled`: the screen offers a
+  call-back request.
+- The WebSocket (`protocol.STATION_PATH` on the enrolled server, http→ws, https→wss) is
+  signed like every sync request (`StationKey.sign_request` over `GET` + the path + an
+  empty body). It sends `CallRequest`, and maps what comes back to events.
+- Liveness: a `ping` every `PING_S`; a district silent for `SILENT_S` is gone and the call
+  ends (`ENDED`, reason `gone`). A socket that drops sooner is connected again within that
+  window and the same `CallRequest` sent again (the same call id: the district resumes the
+  call, not a second one); the media, which never crosses the district, goes on meanwhile.
+- Media: on `Assigned` the client makes a `kiosk.remote.media.Peer` with the ICE servers
+  it names (exactly those: never a public STUN server) and sends its `Offer`. The first
+  frame from the agent reports `MediaState connected` and `CONNECTED`.
+- A lost media path (decided here): the peer connection reports `failed`; or, once frames
+  came, none for `MEDIA_SILENT_S` (the agent's browser sends frames even with its camera
+  switched off, so a gap that long means the path is gone); or no first frame within
+  `MEDIA_SETUP_S` of the answer. An answer that sends no video is watched by the
+  connection state alone. The client then sends `MediaState lost`, closes the peer and
+  offers again under the same call id with `attempt` + 1, back in `CONNECTING`, up to
+  `RemoteSettings.reoffers` times; then it ends the call with reason `media`. A new
+  `Assigned` (another agent, a supervisor taking over) starts the media afresh without
+  counting as a loss.
+- Chat lines the resident typed are not reported back (the screen shows them as sent);
+  a district that echoes them is ignored.
+
+Logs hold call ids, states, reasons and attempts: never chat text, the identity, a
+capture or the agent's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from kiosk.config import Paths, RemoteSettings
+from kiosk.devices.camera.frames import LatestFrame
+from kiosk.remote import protocol
+from kiosk.remote.events import (
+    CallEvent,
+    CallRequestInfo,
+    CallState,
+    CaptureAsked,
+    ChatLine,
+    DecisionMade,
+    StateChanged,
+)
+
+if TYPE_CHECKING:  # aiortc is imported when the first call makes its peer
+    from websockets.asyncio.client import ClientConnection
+
+    from kiosk.remote.media import Peer
+    from kiosk.store.db import Store
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Future[Any]]
+
+CONNECT_S = 5.0  # to open the WebSocket (a district further away is "offline")
+MEDIA_SILENT_S = 5.0  # no agent frame this long, once frames came: the path is lost
+MEDIA_SETUP_S = 20.0  # no first frame this long after the answer: the path is lost
+WATCH_S = 0.25  # how often the watchdog looks
+END_WAIT_S = 3.0  # stop(): how long the last End may take
+
+ACTIVE = (CallState.ASKING, CallState.WAITING, CallState.CONNECTING, CallState.CONNECTED)
+
+
+class _Refused(Exception):
+    """The district refused this station (not enrolled there, revoked, bad signature)."""
+
+
+@dataclass(eq=False)
+class _Call:
+    id: str
+    info: CallRequestInfo
+    state: CallState = CallState.ASKING
+    agent: str = ""
+    ice_servers: list[protocol.IceServer] = field(default_factory=list)
+    ice_policy: str = "all"
+    attempt: int = 0
+    losses: int = 0
+    peer: Peer | None = None
+    answered_at: float | None = None
+    sends_video: bool = True  # whether the agent's answer sends video
+    ws: ClientConnection | None = None
+    heard_at: float = field(default_factory=time.monotonic)
+    pending: list[protocol.StationSends] = field(default_factory=list)  # while reconnecting
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    done: asyncio.Event | None = None
+    over: bool = False
+
+
+class _LoopThread:
+    """A loop on a thread of its own, for a client given no runner."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Coroutine[Any, Any, Any]) -> Future[Any]:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="network-call", daemon=True
+                )
+                self._thread.start()
+            return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def websocket_url(server_url: str, path: str = protocol.STATION_PATH) -> str:
+    """The signaling URL of an enrolled server (http → ws, https → wss)."""
+    parts = urlsplit(server_url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower())
+    if scheme is None:
+        raise ValueError("the district's address is not http or https")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
+
+
+class CallClient:
+    """One station's calls, one at a time (a new `start` ends the call before it)."""
+
+    def __init__(
+        self,
+        settings: RemoteSettings,
+        *,
+        paths: Paths,
+        store: Store,
+        camera: LatestFrame | None,
+        on_event: Callable[[CallEvent], None],
+        runner: Runner | None = None,
+        max_fps: float = 30.0,
+    ) -> None:
+        self._settings = settings
+        self._paths = paths
+        self._store = store
+        self._camera = camera
+        self._on_event = on_event
+        self._own_loop = _LoopThread() if runner is None else None
+        self._runner: Runner = runner or self._own_loop.submit  # type: ignore[union-attr]
+        self._max_fps = max_fps
+        self._remote = LatestFrame()
+        self._call: _Call | None = None  # touched on the loop only
+        self._state: CallState | None = None
+
+    # -- the screens' side (any thread) ------------------------------------------------
+
+    @property
+    def remote_frames(self) -> LatestFrame:
+        """The agent's video, decoded: the newest frame (BGR), as from a camera."""
+        return self._remote
+
+    @property
+    def state(self) -> CallState | None:
+        """The state last reported (None before the first call)."""
+        return self._state
+
+    def start(self, info: CallRequestInfo) -> str:
+        """Ask for an agent; the new call's id at once (the rest comes as events)."""
+        call_id = str(uuid.uuid4())
+        self._state = CallState.ASKING
+        self._submit(self._start(_Call(call_id, info)))
+        return call_id
+
+    def end(self) -> None:
+        """The resident ends the call (nothing happens when there is none)."""
+        self._submit(self._end_current("resident"))
+
+    def send_chat(self, text: str) -> None:
+        text = text.strip()[: protocol.MAX_TEXT]
+        if text:
+            self._submit(self._send_to_current(lambda call: protocol.Chat(call=call, text=text)))
+
+    def send_capture(self, request: str, kind: str, jpeg_bytes: bytes, label: str = "") -> None:
+        """Send a capture the agent asked for (`request`), or one of the visit's materials
+        (kind `material`, request ''): JPEG, or PNG by its signature."""
+        media_type = "image/png" if jpeg_bytes.startswith(b"\x89PNG") else "image/jpeg"
+        data = base64.b64encode(jpeg_bytes).decode("ascii")
+        self._submit(
+            self._send_to_current(
+                lambda call: protocol.Capture(
+                    call=call,
+                    request=request[:40],
+                    kind=kind,
+                    label=label[:200],
+                    media_type=media_type,
+                    data=data,
+                )
+            )
+        )
+
+    def stop(self) -> None:
+        """End any call and stop the client's own loop (the kit's shutdown)."""
+        try:
+            self._submit(self._end_current("gone")).result(END_WAIT_S + 2)
+        except Exception:  # a loop that is gone already: nothing left to end
+            log.debug("no call to end at stop", exc_info=True)
+        if self._own_loop is not None:
+            self._own_loop.stop()
+
+    # -- on the loop ----------------------------------------------------------------------
+
+    def _submit(self, work: Coroutine[Any, Any, Any]) -> Future[Any]:
+        future = self._runner(work)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def _emit(self, call: _Call, event: CallEvent) -> None:
+        if isinstance(event, StateChanged):
+            call.state = event.state
+            if self._call is call or call.over:
+                self._state = event.state
+            log.info(
+                "call %s: %s%s",
+                call.id,
+                event.state.value,
+                f" ({event.reason})" if event.reason else "",
+            )
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("a call listener failed")
+
+    async def _start(self, call: _Call) -> None:
+        if self._call is not None:
+            await self._finish(self._call, CallState.ENDED, "replaced", tell="replaced")
+        self._call = call
+        call.done = asyncio.Event()
+        self._emit(call, StateChanged(call.id, CallState.ASKING))
+        try:
+            await self._connect(call)
+        except _Refused:
+            await self._finish(call, CallState.UNAVAILABLE, "disabled")
+            return
+        except _Unreachable as error:
+            log.info("call %s: the district cannot be reached (%s)", call.id, error)
+            await self._finish(call, CallState.UNAVAILABLE, "offline")
+            return
+        if call.over:  # ended while the socket opened: the request went, so does the end
+            with contextlib.suppress(Exception):
+                await call.ws.send(protocol.dump(protocol.End(call=call.id)))  # type: ignore[union-attr]
+                await call.ws.close()  # type: ignore[union-attr]
+            return
+        call.tasks.add(asyncio.ensure_future(self._pinger(call)))
+        call.tasks.add(asyncio.ensure_future(self._watchdog(call)))
+        call.tasks.add(asyncio.ensure_future(self._reader(call)))
+
+    async def _connect(self, call: _Call) -> None:
+        """Open a signed socket to the district and send (again) the call's request."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+        from kiosk.sync.client import enrollment
+        from kiosk.sync.keys import StationKey
+
+        enrolled = await asyncio.to_thread(enrollment, self._store)
+        if enrolled is None:
+            raise _Unreachable("the station is not enrolled")
+        try:
+            key = await asyncio.to_thread(StationKey.load, self._paths)
+            url = websocket_url(enrolled.server_url)
+        except Exception as error:
+            raise _Unreachable(f"no station key or address: {type(error).__name__}") from None
+        headers = key.sign_request(enrolled.station_id, "GET", urlsplit(url).path, b"")
+        try:
+            call.ws = await connect(
+                url,
+                additional_headers=headers,
+                max_size=protocol.MAX_FRAME,
+                open_timeout=CONNECT_S,
+                ping_interval=None,
+                close_timeout=2,
+            )
+        except InvalidStatus as error:
+            if error.response.status_code in (401, 403):
+                raise _Refused from None
+            raise _Unreachable(f"HTTP {error.response.status_code}") from None
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as error:
+            raise _Unreachable(type(error).__name__) from None
+        call.heard_at = time.monotonic()
+        info = call.info
+        await self._send(
+            call,
+            protocol.CallRequest(
+                call=call.id,
+                item_code=info.item_code[:16],
+                item_title=info.item_title[:200],
+                category=info.category[:60],
+                application=info.application,
+                identity=info.identity[:80],
+                source=info.source,  # type: ignore[arg-type]
+                audio=bool(self._settings.microphone or self._settings.speaker),
+            ),
+        )
+        waiting, call.pending = call.pending, []
+        for message in waiting:
+            await self._send(call, message)
+
+    async def _send(self, call: _Call, message: protocol.StationSends) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        ws = call.ws
+        if ws is None:
+            call.pending.append(message)
+            return
+        try:
+            await ws.send(protocol.dump(message))
+        except ConnectionClosed:
+            call.pending.append(message)  # sent again once the socket is back
+
+    async def _send_to_current(self, make: Callable[[str], protocol.StationSends]) -> None:
+        call = self._call
+        if call is None or call.over:
+            log.info("nothing sent: no call is on")
+            return
+        await self._send(call, make(call.id))
+
+    async def _end_current(self, reason: str) -> None:
+        call = self._call
+        if call is not None and not call.over:
+            await self._finish(call, CallState.ENDED, reason, tell=reason)
+
+    async def _pinger(self, call: _Call) -> None:
+        while not call.over:
+            if call.ws is not None:
+                await self._send(call, protocol.Ping())
+                call.pending = [m for m in call.pending if not isinstance(m, protocol.Ping)]
+            await asyncio.sleep(protocol.PING_S)
+
+    async def _reader(self, call: _Call) -> None:
+        """Read the district's messages; on a dropped socket, connect again while the
+        district is not yet counted gone."""
+        from websockets.exceptions import ConnectionClosed
+
+        while not call.over:
+            ws = call.ws
+            if ws is None:
+                try:
+                    await self._connect(call)
+                except _Refused:
+                    await self._finish(call, CallState.ENDED, "gone")
+                    return
+                except _Unreachable:
+                    await asyncio.sleep(0.5)  # the watchdog ends the call after SILENT_S
+                continue
+            try:
+                async for frame in ws:
+                    call.heard_at = time.monotonic()
+                    try:
+                        message = protocol.to_station(frame)
+                    except protocol.BadMessage as error:
+                        log.warning("call %s: the district sent a bad frame: %s", call.id, error)
+                        continue
+                    await self._handle(call, message)
+                    if call.over:
+                        return
+            except ConnectionClosed:
+                pass
+            code = ws.close_code
+            call.ws = None
+            if call.over:
+                return
+            if code in (protocol.CLOSE_REFUSED, protocol.CLOSE_UNSIGNED):
+                await self._finish(call, CallState.ENDED, "gone")
+                return
+            if code == protocol.CLOSE_REPLACED:
+                await self._finish(call, CallState.ENDED, "replaced")
+                return
+            log.info("call %s: the signaling socket closed (%s): connecting again", call.id, code)
+
+    async def _handle(self, call: _Call, message: Any) -> None:
+        if getattr(message, "call", call.id) != call.id:
+            return  # another (an older) call's message
+        match message:
+            case protocol.Queued(position=position, wait_s=wait_s):
+                if call.state in (CallState.ASKING, CallState.WAITING):
+                    self._emit(
+                        call,
+                        StateChanged(call.id, CallState.WAITING, position=position, wait_s=wait_s),
+                    )
+            case protocol.Unavailable(reason=reason):
+                await self._finish(call, CallState.UNAVAILABLE, reason)
+            case protocol.Assigned():
+                await self._assigned(call, message)
+            case protocol.Answer(attempt=attempt, sdp=sdp):
+                if call.peer is not None and attempt == call.attempt and call.answered_at is None:
+                    call.sends_video = _answer_sends_video(sdp)
+                    try:
+                        await call.peer.accept_answer(sdp)
+                    except Exception as error:  # a bad SDP is a lost path, never a crash
+                        log.warning(
+                            "call %s: the answer was refused: %s", call.id, type(error).__name__
+                        )
+                        await self._media_lost(call)
+                        return
+                    call.answered_at = time.monotonic()
+            case protocol.Chat(text=text, sender=sender):
+                if sender != "resident":
+                    self._emit(call, ChatLine(call.id, text, sender or "agent"))
+            case protocol.CaptureRequest(request=request, kind=kind, words=words):
+                self._emit(call, CaptureAsked(call.id, request, kind, words))
+            case protocol.Decision(application=application, state=state, reason=reason):
+                self._emit(call, DecisionMade(call.id, application, state, reason))
+            case protocol.Ended(reason=reason):
+                await self._finish(call, CallState.ENDED, reason)
+            case protocol.ErrorMessage(code=code):
+                log.warning("call %s: the district answered error %s", call.id, code)
+
+    async def _assigned(self, call: _Call, message: protocol.Assigned) -> None:
+        """An agent took the call: offer. The same assignment again (after the socket
+        came back) keeps media that is up; another agent or a takeover starts afresh."""
+        peer = call.peer
+        if (
+            peer is not None
+            and not peer.closed
+            and message.agent == call.agent
+            and message.attempt <= call.attempt
+        ):
+            return
+        call.agent = message.agent
+        call.ice_servers = list(message.ice_servers)
+        call.ice_policy = message.ice_policy
+        attempt = message.attempt if peer is None else max(message.attempt, call.attempt + 1)
+        await self._offer(call, attempt)
+
+    async def _offer(self, call: _Call, attempt: int) -> None:
+        """A fresh peer connection and its offer (the one before closed)."""
+        from kiosk.remote.media import Peer
+
+        if call.peer is not None:
+            await call.peer.close()
+        call.attempt = attempt
+        call.answered_at = None
+        call.sends_video = True
+        self._emit(call, StateChanged(call.id, CallState.CONNECTING, agent=call.agent))
+        peer = call.peer = Peer(
+            self._camera,
+            self._remote,
+            self._settings,
+            max_fps=self._max_fps,
+            on_state=lambda state: self._peer_state(call, peer, state),
+            on_first_frame=lambda: self._first_frame(call, peer),
+        )
+        sdp = await peer.create_offer(call.ice_servers, call.ice_policy)
+        if call.over or call.peer is not peer:
+            await peer.close()
+            return
+        await self._send(call, protocol.Offer(call=call.id, attempt=attempt, sdp=sdp))
+
+    def _first_frame(self, call: _Call, peer: Peer) -> None:
+        if call.over or call.peer is not peer:
+            return
+        self._emit(call, StateChanged(call.id, CallState.CONNECTED, agent=call.agent))
+        self._spawn(
+            call,
+            self._send(
+                call, protocol.MediaState(call=call.id, attempt=call.attempt, state="connected")
+            ),
+        )
+
+    def _peer_state(self, call: _Call, peer: Peer, state: str) -> None:
+        # "closed" without our closing it: the far end shut the connection
+        if (
+            state in ("failed", "closed")
+            and not call.over
+            and call.peer is peer
+            and not peer.closed
+        ):
+            self._spawn(call, self._media_lost(call))
+
+    def _spawn(self, call: _Call, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        call.tasks.add(task)
+        task.add_done_callback(call.tasks.discard)
+
+    async def _media_lost(self, call: _Call) -> None:
+        peer = call.peer
+        if call.over or peer is None or peer.closed:
+            return
+        log.info("call %s: media lost on attempt %d", call.id, call.attempt)
+        await self._send(
+            call, protocol.MediaState(call=call.id, attempt=call.attempt, state="lost")
+        )
+        await peer.close()
+        call.losses += 1
+        if call.losses > self._settings.reoffers:
+            await self._finish(call, CallState.ENDED, "media", tell="media")
+            return
+        await self._offer(call, call.attempt + 1)
+
+    async def _watchdog(self, call: _Call) -> None:
+        while not call.over:
+            await asyncio.sleep(WATCH_S)
+            now = time.monotonic()
+            if now - call.heard_at > protocol.SILENT_S:
+                log.info("call %s: the district is silent", call.id)
+                await self._finish(call, CallState.ENDED, "gone")
+                return
+            peer = call.peer
+            if peer is None or peer.closed or call.answered_at is None or not call.sends_video:
+                continue
+            if peer.last_frame_at is not None:
+                lost = now - peer.last_frame_at > MEDIA_SILENT_S
+            else:
+                lost = now - call.answered_at > MEDIA_SETUP_S
+            if lost:
+                await self._media_lost(call)
+
+    async def _finish(
+        self, call: _Call, state: CallState, reason: str, *, tell: str | None = None
+    ) -> None:
+        """End a call once: tell the district (`tell`: an End reason), close its peer, its
+        socket and its tasks, report the last state."""
+        if call.over:
+            return
+        call.over = True
+        if tell is not None and call.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    call.ws.send(protocol.dump(protocol.End(call=call.id, reason=tell))),
+                    END_WAIT_S,
+                )
+        current = asyncio.current_task()
+        for task in list(call.tasks):
+            if task is not current:
+                task.cancel()
+        if call.peer is not None:
+            with contextlib.suppress(Exception):
+                await call.peer.close()
+        if call.ws is not None:
+            with contextlib.suppress(Exception):
+                await call.ws.close()
+        if self._call is call:
+            self._call = None
+        self._state = state
+        self._emit(call, StateChanged(call.id, state, agent=call.agent, reason=reason))
+        if call.done is not None:
+            call.done.set()
+
+
+class _Unreachable(Exception):
+    """The district could not be reached (or the station is not enrolled)."""
+
+
+def _answer_sends_video(sdp: str) -> bool:
+    """Whether the answer's video section sends (sendrecv or sendonly)."""
+    in_video = False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            in_video = line.startswith("m=video")
+        elif in_video and line.strip() in ("a=recvonly", "a=inactive"):
+            return False
+    return True
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        log.error("a call task failed", exc_info=error)
