@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from district import audit
+from district import audit, calls
 from district.db import Database
 from district.errors import NotFound, Overtaken, Refused
 from district.models import Application, Change, Decision, Material, Meta, Station
@@ -132,6 +132,7 @@ def decide(
             db, connection, account=account, address=address, action=audit.DECISION,
             record=f"application:{application_id}", detail=f"{row.state}->{state}",
         )
+        calls.decision_made(connection, application_id, state, reason, now)
     return {
         "id": application_id,
         "state": state,
