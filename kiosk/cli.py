@@ -946,6 +946,38 @@ def sync_status(context: Context, as_json: bool) -> None:
         click.echo(f"last error ({status.last_error_at}): {status.last_error}")
 
 
+@main.command("call")
+@click.option("--item", "item_code", required=True, help="The service item's code.")
+@click.option("--title", default="", help="The item's title, as the agent sees it.")
+@click.option("--category", default="", help="The item's category (routes the call).")
+@click.option("--chat", "chat", help="Send this chat line once the call is connected.")
+@click.option(
+    "--answer-captures", is_flag=True,
+    help="Answer each capture the agent asks for with a picture from a camera.",
+)
+@click.option("--seconds", type=click.FloatRange(min=0.1), help="End the call after SECONDS.")
+@click.option("--stamp", is_flag=True, help="Draw the time into each frame (bench/video.py).")
+@click.option("--stats", is_flag=True, help="Print the media's figures every second.")
+@pass_context
+def call(
+    context: Context, item_code: str, title: str, category: str, chat: str | None,
+    answer_captures: bool, seconds: float | None, stamp: bool, stats: bool,
+) -> None:
+    """Call an agent from the command line with the configured camera (an enrolled
+    station): each event one JSON line on stdout; SIGTERM ends the call cleanly. Exits 1
+    when no call could be made (not enrolled, offline, no agent)."""
+    from kiosk.remote.events import CallRequestInfo
+    from kiosk.remote.headless import run_call
+
+    with _reported():
+        settings, store = _open_store(context)
+    info = CallRequestInfo(item_code=item_code, item_title=title, category=category,
+                           source="staff")
+    sys.exit(run_call(settings, context.paths, store, info, chat=chat,
+                      answer_captures=answer_captures, seconds=seconds, with_stamp=stamp,
+                      with_stats=stats))
+
+
 @main.group()
 def applications() -> None:
     """Applications in the local store (for staff, tests and demos)."""

@@ -222,6 +222,10 @@ class CallClient:
             )
         )
 
+    def stats(self) -> Future[Any]:
+        """The current peer's `PeerStats` (a future; its result None without media)."""
+        return self._submit(self._stats())
+
     def stop(self) -> None:
         """End any call and stop the client's own loop (the kit's shutdown)."""
         try:
@@ -352,6 +356,12 @@ class CallClient:
         call = self._call
         if call is not None and not call.over:
             await self._finish(call, CallState.ENDED, reason, tell=reason)
+
+    async def _stats(self) -> Any:
+        call = self._call
+        if call is None or call.peer is None or call.peer.closed:
+            return None
+        return await call.peer.stats()
 
     async def _pinger(self, call: _Call) -> None:
         while not call.over:
