@@ -14,8 +14,9 @@ and only when a call starts, so the kiosk's start-up never loads them.
 - Video in: the agent's frames are decoded into `remote_frames`, a `LatestFrame` the call
   screen polls like a camera (the slot outlives each attempt's peer).
 - Audio only where `RemoteSettings.microphone` / `speaker` name devices: the microphone
-  through aiortc's `MediaPlayer` (format `alsa` or `pulse`), the speaker through its
-  `MediaRecorder` (PCM to the same kind of device). A station without audio (both empty,
+  through aiortc's `MediaPlayer` (format `alsa` or `pulse`), the speaker as PCM to the
+  same kind of device through PyAV (as aiortc's `MediaRecorder` would, but a device that
+  fails mid-call is logged, not an unseen task error). A station without audio (both empty,
   or a device that does not open, which is logged) still has video and the chat panel.
 - ICE: `create_offer` always gives aiortc an explicit list of ICE servers, possibly empty
   (a flat LAN: host candidates only, gathered at once). aiortc's default public STUN
@@ -48,7 +49,7 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
-from aiortc.contrib.media import MediaPlayer, MediaRecorder
+from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
@@ -62,6 +63,9 @@ TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 POLL_S = 0.004  # how often CameraTrack looks for a newer frame
 IDLE_REPEAT_S = 1.0  # a camera that gives nothing: the last frame again this often
 FPS_WINDOW_S = 2.0
+#: what opening or using an audio device raises (a missing device, a format this build
+#: of FFmpeg lacks)
+AUDIO_ERRORS = (av.FFmpegError, OSError, ValueError)
 
 
 class IceServerLike(Protocol):
@@ -197,7 +201,6 @@ class Peer:
         self._pc: RTCPeerConnection | None = None
         self._track: CameraTrack | None = None
         self._player: MediaPlayer | None = None
-        self._recorder: MediaRecorder | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.decoded = RateMeter()
         self.last_frame_at: float | None = None  # monotonic time of the last agent frame
@@ -247,9 +250,6 @@ class Peer:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        if self._recorder is not None:
-            with contextlib.suppress(Exception):
-                await self._recorder.stop()
         if self._player is not None and self._player.audio is not None:
             self._player.audio.stop()
         if self._track is not None:
@@ -298,7 +298,7 @@ class Peer:
             try:
                 self._player = MediaPlayer(settings.microphone, format=settings.audio_format)
                 microphone = self._player.audio
-            except (av.FFmpegError, OSError) as error:
+            except AUDIO_ERRORS as error:
                 log.warning("the call's microphone did not open (%s): no sound goes out", error)
         if microphone is not None:
             pc.addTrack(microphone)
@@ -338,11 +338,35 @@ class Peer:
                 self._on_first_frame()
 
     async def _play(self, track: MediaStreamTrack) -> None:
+        """The agent's voice to the speaker (PCM to an ALSA or PulseAudio device). A
+        device that does not open, or fails while playing, is logged once; the frames
+        are still read (and dropped) so the track never backs up."""
         settings = self._settings
+        sink: Any = None
+        stream: Any = None
         try:
-            self._recorder = MediaRecorder(settings.speaker, format=settings.audio_format)
-        except (av.FFmpegError, OSError) as error:
+            sink = av.open(settings.speaker, format=settings.audio_format, mode="w")
+            stream = sink.add_stream("pcm_s16le")
+        except AUDIO_ERRORS as error:
             log.warning("the call's speaker did not open (%s): no sound is heard", error)
-            return
-        self._recorder.addTrack(track)
-        await self._recorder.start()
+            sink = None
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                if sink is None:
+                    continue
+                try:
+                    for packet in stream.encode(frame):
+                        sink.mux(packet)
+                except AUDIO_ERRORS as error:
+                    log.warning("the call's speaker failed (%s): no sound is heard", error)
+                    with contextlib.suppress(*AUDIO_ERRORS):
+                        sink.close()
+                    sink = None
+        finally:
+            if sink is not None:
+                with contextlib.suppress(*AUDIO_ERRORS):
+                    sink.close()

@@ -8,6 +8,7 @@ import contextlib
 
 import numpy as np
 from aiortc import (
+    AudioStreamTrack,
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
@@ -60,6 +61,8 @@ class Answerer:
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         pc.addTrack(CameraTrack(self.camera))
+        if "m=audio" in offer_sdp:
+            pc.addTrack(AudioStreamTrack())  # silence: the kiosk's speaker has a voice to play
         await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
 

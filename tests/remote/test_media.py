@@ -75,6 +75,34 @@ def test_frames_flow_both_ways_and_are_recognised() -> None:
     asyncio.run(call())
 
 
+def test_audio_devices_that_fail_leave_video_and_the_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = RemoteSettings(microphone="no-such-mic", speaker="no-such-speaker")
+
+    async def call() -> None:
+        camera, remote = LatestFrame(), LatestFrame()
+        feeding = asyncio.ensure_future(feed(camera, KIOSK_SIZE))
+        peer = Peer(camera, remote, settings)
+        agent = Answerer()
+        try:
+            offer = await peer.create_offer([], "all")
+            assert "m=audio" in offer  # the station has a speaker: it receives audio
+            await peer.accept_answer(await agent.answer(offer))
+            await wait_for(lambda: any(n < AGENT_BASE for n in agent.seen), what="video out")
+            await wait_for(lambda: remote.latest() is not None, what="video in")
+            await wait_for(
+                lambda: "speaker" in caplog.text and "microphone" in caplog.text,
+                what="both devices reported",
+            )
+        finally:
+            feeding.cancel()
+            await peer.close()
+            await agent.close()
+
+    asyncio.run(call())
+
+
 def test_the_camera_track_sends_the_newest_frame() -> None:
     async def run() -> None:
         camera = LatestFrame()
