@@ -23,7 +23,9 @@ A call:
   call, not a second one); the media, which never crosses the district, goes on meanwhile.
 - Media: on `Assigned` the client makes a `kiosk.remote.media.Peer` with the ICE servers
   it names (exactly those: never a public STUN server) and sends its `Offer`. The first
-  frame from the agent reports `MediaState connected` and `CONNECTED`.
+  frame from the agent reports `MediaState connected` and `CONNECTED`. The district hands
+  `Assigned` again when the request is repeated on a new socket: the client then offers
+  afresh (attempt + 1), as the district expects.
 - A lost media path (decided here): the peer connection reports `failed`; or, once frames
   came, none for `MEDIA_SILENT_S` (the agent's browser sends frames even with its camera
   switched off, so a gap that long means the path is gone); or no first frame within
@@ -31,8 +33,8 @@ A call:
   connection state alone. The client then sends `MediaState lost`, closes the peer and
   offers again under the same call id with `attempt` + 1, back in `CONNECTING`, up to
   `RemoteSettings.reoffers` times; then it ends the call with reason `media`. A new
-  `Assigned` (another agent, a supervisor taking over) starts the media afresh without
-  counting as a loss.
+  `Assigned` starts the media afresh without counting as a loss (but no offer goes past
+  the protocol's attempt 20).
 - Chat lines the resident typed are not reported back (the screen shows them as sent);
   a district that echoes them is ignored.
 
@@ -83,6 +85,7 @@ MEDIA_SILENT_S = 5.0  # no agent frame this long, once frames came: the path is 
 MEDIA_SETUP_S = 20.0  # no first frame this long after the answer: the path is lost
 WATCH_S = 0.25  # how often the watchdog looks
 END_WAIT_S = 3.0  # stop(): how long the last End may take
+MAX_ATTEMPT = 20  # the protocol's bound on an offer's attempt
 
 ACTIVE = (CallState.ASKING, CallState.WAITING, CallState.CONNECTING, CallState.CONNECTED)
 
@@ -450,20 +453,13 @@ class CallClient:
                 log.warning("call %s: the district answered error %s", call.id, code)
 
     async def _assigned(self, call: _Call, message: protocol.Assigned) -> None:
-        """An agent took the call: offer. The same assignment again (after the socket
-        came back) keeps media that is up; another agent or a takeover starts afresh."""
-        peer = call.peer
-        if (
-            peer is not None
-            and not peer.closed
-            and message.agent == call.agent
-            and message.attempt <= call.attempt
-        ):
-            return
+        """An agent took the call, or the district hands the assignment again (after the
+        socket came back, another agent, a takeover): a fresh offer each time, as the
+        district expects (it does not count as a lost path)."""
         call.agent = message.agent
         call.ice_servers = list(message.ice_servers)
         call.ice_policy = message.ice_policy
-        attempt = message.attempt if peer is None else max(message.attempt, call.attempt + 1)
+        attempt = message.attempt if call.peer is None else max(message.attempt, call.attempt + 1)
         await self._offer(call, attempt)
 
     async def _offer(self, call: _Call, attempt: int) -> None:
@@ -472,6 +468,9 @@ class CallClient:
 
         if call.peer is not None:
             await call.peer.close()
+        if attempt > MAX_ATTEMPT:
+            await self._finish(call, CallState.ENDED, "media", tell="media")
+            return
         call.attempt = attempt
         call.answered_at = None
         call.sends_video = True

@@ -274,6 +274,35 @@ def test_a_dropped_socket_asks_again_for_the_same_call(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_assigned_again_after_a_dropped_socket_offers_afresh(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with FakeDistrict() as district:
+            station = Station(tmp_path, district.url)
+            feeding = asyncio.ensure_future(feed(station.camera, KIOSK_SIZE))
+            client = station.client()
+            agents: list[Answerer] = []
+            try:
+                call = client.start(INFO)
+                await district.expect(protocol.CallRequest)
+                await district.send(protocol.Assigned(call=call, agent="Agent Li"))
+                agents.append(await connect_media(district, client, station, 0, call))
+                assert district.ws is not None
+                await district.ws.close()
+                again = await district.expect(protocol.CallRequest)
+                assert again.call == call
+                # the district hands the assignment again, as it stands (attempt 0)
+                await district.send(protocol.Assigned(call=call, agent="Agent Li"))
+                agents.append(await connect_media(district, client, station, 1, call))
+                assert station.events.states()[-1].state is CallState.CONNECTED
+            finally:
+                feeding.cancel()
+                for agent in agents:
+                    await agent.close()
+                await asyncio.to_thread(client.stop)
+
+    asyncio.run(run())
+
+
 def test_no_agent_is_unavailable(tmp_path: Path) -> None:
     async def run() -> None:
         async with FakeDistrict() as district:
