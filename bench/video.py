@@ -1,20 +1,20 @@
 """Video call speed: glass to glass, frame rate, the kiosk's CPU and call setup, at 1280×720.
 
 Every frame the camera puts into the kiosk's latest-frame slot
-(`kiosk.devices.camera.frames.LatestFrame`) carries a stamp drawn into its pixels: the
-wall-clock time it was put, in milliseconds (a row of black and white blocks across the
-top, see `Stamp`). Whoever decodes the frame reads the stamp back, so glass to glass is
-the time of decoding minus the stamp, with no side channel between the processes (they
-share this machine's clock). Frames per second are the distinct stamps decoded per
-second.
+(`kiosk.devices.camera.frames.LatestFrame`) carries a stamp drawn into its pixels
+(`kiosk.remote.stamp`: a 16-bit counter as a row of black and white cells): here the
+counter is the wall-clock time the frame was put, in 4 ms ticks. Whoever decodes the frame
+reads the stamp back, so glass to glass is the time of decoding minus the stamp, with no
+side channel between the processes (they share this machine's clock). Frames per second
+are the distinct stamps decoded per second.
 
 The floor: two aiortc peers in this one process passing the same frames over loopback
 (host candidates, no TURN): a camera thread puts 30 stamped frames a second of the
 simulated camera's scenes (fresh sensor noise on each, so the encoder has real work) into
-a `LatestFrame`; the sending track hands aiortc each new frame as soon as it is there; the
-receiving peer reads the stamp off every decoded frame. Its CPU figure is both peers
-(encoding and decoding) over the measured window; its call setup is from the first offer
-to the first decoded frame.
+a `LatestFrame`; the kiosk's own track (`kiosk.remote.media.CameraTrack`) hands aiortc
+each new frame; the receiving peer reads the stamp off every decoded frame. Its CPU
+figure is both peers (encoding and decoding) over the measured window; its call setup is
+from the first offer to the first decoded frame.
 
 The full figure: the kiosk peer in its own process (`kiosk call`, on the simulated camera
 with stamps), a real `district serve`, and headless Chromium playing the agent in the
@@ -43,9 +43,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -54,6 +52,7 @@ import numpy as np
 from bench.common import report
 from kiosk.devices.camera.frames import LatestFrame
 from kiosk.devices.camera.scene import SceneKind, add_noise, render
+from kiosk.remote import stamp
 
 WIDTH, HEIGHT = 1280, 720
 CAMERA_FPS = 30
@@ -64,7 +63,6 @@ TARGET_FPS = 25.0
 TARGET_CPU_CORES = 1.0
 TARGET_SETUP_MS = 1500.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-VIDEO_TIME_BASE = Fraction(1, 90_000)
 
 
 def say(line: str) -> None:
@@ -77,87 +75,51 @@ class BenchFailure(RuntimeError):
 
 # -- the stamp --------------------------------------------------------------------------
 
-
-class Stamp:
-    """A 20-bit number drawn as 40 blocks of 32×32 pixels across the top of a frame: the
-    number's bits, high first, then their complement, white for 1. The complement makes a
-    misread (a block blurred half way) show instead of giving a wrong number. The blocks
-    are large and black or white, so they survive VP8 at its lowest bitrate, and a page
-    can read them from a canvas with the same arithmetic (`READ_STAMP_JS`)."""
-
-    BITS = 20
-    BLOCK = 32
-    MODULO = 1 << BITS
-
-    @classmethod
-    def now(cls) -> int:
-        """The stamp for this moment: wall-clock milliseconds, modulo 2**20 (17 minutes)."""
-        return int(time.time() * 1000) % cls.MODULO
-
-    @classmethod
-    def draw(cls, image: np.ndarray, value: int) -> None:
-        bits = [(value >> (cls.BITS - 1 - n)) & 1 for n in range(cls.BITS)]
-        for n, bit in enumerate(bits + [1 - b for b in bits]):
-            x = n * cls.BLOCK
-            image[: cls.BLOCK, x : x + cls.BLOCK] = 235 if bit else 16
-
-    @classmethod
-    def read_luma(cls, luma: np.ndarray) -> int | None:
-        """The number in a frame's luma plane (height × width), or None if unreadable."""
-        quarter = cls.BLOCK // 4
-        strip = luma[quarter : cls.BLOCK - quarter, : 2 * cls.BITS * cls.BLOCK]
-        blocks = strip.reshape(strip.shape[0], 2 * cls.BITS, cls.BLOCK)
-        means = blocks[:, :, quarter : cls.BLOCK - quarter].mean(axis=(0, 2))
-        bits = (means > 128).astype(int)
-        if not np.all(bits[: cls.BITS] + bits[cls.BITS :] == 1):
-            return None
-        return int("".join(map(str, bits[: cls.BITS])), 2)
-
-    @classmethod
-    def age_ms(cls, value: int, now: int) -> int:
-        """Milliseconds from stamp `value` to stamp `now` (across the wrap)."""
-        return (now - value) % cls.MODULO
+TICK_MS = 4  # the stamp counts 4 ms ticks: 65536 of them wrap after 262 s
 
 
-# The same reading in the agent's page: each frame the browser shows is drawn into a canvas
-# and its stamp read with the page's clock (performance.timeOrigin + the frame's
-# presentation time, in wall-clock ms like the kiosk's). Its arguments: Stamp.BITS, BLOCK and
-# MODULO.
-READ_STAMP_JS = """
+def stamp_now() -> int:
+    """The counter to draw now (kiosk.remote.stamp's code): wall-clock time in ticks."""
+    return int(time.time() * 1000 / TICK_MS) % stamp.MODULUS
+
+
+def age_ms(counter: int, seen_ms: float) -> float:
+    """Milliseconds from the frame stamped `counter` to wall-clock `seen_ms` (a stamp is
+    the tick it was drawn in, so on average half a tick older than its start)."""
+    ticks = (int(seen_ms / TICK_MS) - counter) % stamp.MODULUS
+    return ticks * TICK_MS + TICK_MS / 2
+
+
+# The same reading in the agent's page (kiosk.remote.stamp's JavaScript): each frame the
+# browser shows is drawn into a canvas and its stamp read, with the time it was shown on the
+# page's clock (performance.timeOrigin + the frame's presentation time: wall-clock ms, like
+# the kiosk's). Samples go to window.doorstepBench.
+READ_STAMPS_JS = """
 const video = document.getElementById("remote-video");
 const canvas = document.createElement("canvas");
-const [bits, block, modulo] = arguments;
-canvas.width = 2 * bits * block; canvas.height = block;
 const context = canvas.getContext("2d", { willReadFrequently: true });
-const seen = window.doorstepBench = { samples: [], unreadable: 0, first: null };
+const seen = window.doorstepBench = { samples: [], unreadable: 0 };
+const read = () => {
+  const W = video.videoWidth, S = Math.floor(W / 40);
+  if (canvas.width !== W) { canvas.width = W; canvas.height = 2 * S; }
+  context.drawImage(video, 0, 0, W, 2 * S, 0, 0, W, 2 * S);
+  const d = context.getImageData(0, 0, W, 2 * S).data;
+  const lum = (i) => {
+    const x = S + i * S + (S >> 1), y = S + (S >> 1), p = (y * W + x) * 4;
+    return (d[p] + d[p + 1] + d[p + 2]) / 3; };
+  const hi = lum(0), lo = lum(1), mid = (hi + lo) / 2;
+  if (hi - lo < 64) return null;
+  let n = 0;
+  for (let b = 0; b < 16; b++) {
+    const bit = lum(2 + b) > mid, inv = lum(18 + b) > mid;
+    if (bit === inv) return null;
+    n = (n << 1) | (bit ? 1 : 0); }
+  return n;
+};
 const onFrame = (now, metadata) => {
   const shown = performance.timeOrigin + (metadata.presentationTime || now);
-  context.drawImage(video, 0, 0, canvas.width, block, 0, 0, canvas.width, block);
-  const pixels = context.getImageData(0, 0, canvas.width, block).data;
-  const quarter = block / 4;
-  let value = 0, good = true;
-  for (let n = 0; n < bits; n++) {
-    const mean = (m) => {
-      let sum = 0, count = 0;
-      for (let y = quarter; y < block - quarter; y++) {
-        for (let x = m * block + quarter; x < (m + 1) * block - quarter; x++) {
-          const i = 4 * (y * canvas.width + x);
-          sum += 0.299 * pixels[i] + 0.587 * pixels[i + 1] + 0.114 * pixels[i + 2];
-          count++;
-        }
-      }
-      return sum / count;
-    };
-    const bit = mean(n) > 128 ? 1 : 0;
-    if (bit + (mean(n + bits) > 128 ? 1 : 0) !== 1) good = false;
-    value = value * 2 + bit;
-  }
-  if (good) {
-    if (seen.first === null) seen.first = shown;
-    seen.samples.push([value, Math.round(shown) % modulo, shown]);
-  } else {
-    seen.unreadable++;
-  }
+  const counter = read();
+  if (counter === null) seen.unreadable++; else seen.samples.push([counter, shown]);
   video.requestVideoFrameCallback(onFrame);
 };
 video.requestVideoFrameCallback(onFrame);
@@ -199,41 +161,11 @@ class StampedCamera:
         while not self._stop.is_set():
             scene = self._scenes[(n // CAMERA_FPS) % len(self._scenes)]
             image = scene + (noise[n % len(noise)] - 128).astype(np.uint8)  # wraps: it's noise
-            Stamp.draw(image, Stamp.now())
+            stamp.draw(image, stamp_now())
             self.slot.put(image)
             self.put += 1
             n += 1
             self._stop.wait(max(0.0, started + n / CAMERA_FPS - time.monotonic()))
-
-
-def slot_track(slot: LatestFrame) -> Any:
-    """An aiortc video track that sends each new frame of the slot as soon as it is there
-    (the newest: a frame the encoder had no time for is skipped, never queued)."""
-    import av
-    from aiortc import MediaStreamTrack
-
-    class SlotTrack(MediaStreamTrack):
-        kind = "video"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._seq = 0
-            self._start: float | None = None
-
-        async def recv(self) -> av.VideoFrame:
-            frame = slot.latest()
-            while frame is None or frame.seq <= self._seq:
-                await asyncio.sleep(0.002)
-                frame = slot.latest()
-            self._seq = frame.seq
-            if self._start is None:
-                self._start = frame.timestamp
-            video = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
-            video.pts = int((frame.timestamp - self._start) * 90_000)
-            video.time_base = VIDEO_TIME_BASE
-            return video
-
-    return SlotTrack()
 
 
 # -- figures ----------------------------------------------------------------------------
@@ -286,6 +218,8 @@ def frames_per_second(samples: list[tuple[int, float]]) -> float:
 async def measure_floor(seconds: float) -> Figures:
     from aiortc import RTCConfiguration, RTCPeerConnection
 
+    from kiosk.remote.media import CameraTrack
+
     slot = LatestFrame()
     camera = StampedCamera(slot)
     camera.start()
@@ -296,7 +230,7 @@ async def measure_floor(seconds: float) -> Figures:
         while slot.latest() is None:
             await asyncio.sleep(0.01)
         started = time.perf_counter()
-        kiosk.addTransceiver(slot_track(slot), direction="sendonly")
+        kiosk.addTransceiver(CameraTrack(slot), direction="sendonly")
         await kiosk.setLocalDescription(await kiosk.createOffer())
         await agent.setRemoteDescription(kiosk.localDescription)
         await agent.setLocalDescription(await agent.createAnswer())
@@ -318,16 +252,15 @@ async def measure_floor(seconds: float) -> Figures:
             if decoded >= end:
                 break
             luma = frame.to_ndarray()[:HEIGHT]  # yuv420p: the Y plane comes first
-            stamp = Stamp.read_luma(luma)
+            counter = stamp.read(luma)
             if decoded < window_start:
                 window_cpu = cpu_seconds()
                 continue
-            if stamp is None:
+            if counter is None:
                 figures.unreadable += 1
                 continue
-            now = int(decoded * 1000) % Stamp.MODULO
-            figures.glass_ms.append(Stamp.age_ms(stamp, now))
-            samples.append((stamp, decoded))
+            figures.glass_ms.append(age_ms(counter, decoded * 1000))
+            samples.append((counter, decoded))
         figures.cpu_cores = (cpu_seconds() - window_cpu) / seconds
         figures.fps = frames_per_second(samples)
     finally:
