@@ -384,7 +384,7 @@ class CallClient:
                 try:
                     await self._connect(call)
                 except _Refused:
-                    await self._finish(call, CallState.ENDED, "gone")
+                    await self._finish(call, *self._gone(call, "disabled"))
                     return
                 except _Unreachable:
                     await asyncio.sleep(0.5)  # the watchdog ends the call after SILENT_S
@@ -407,7 +407,7 @@ class CallClient:
             if call.over:
                 return
             if code in (protocol.CLOSE_REFUSED, protocol.CLOSE_UNSIGNED):
-                await self._finish(call, CallState.ENDED, "gone")
+                await self._finish(call, *self._gone(call, "disabled"))
                 return
             if code == protocol.CLOSE_REPLACED:
                 await self._finish(call, CallState.ENDED, "replaced")
@@ -536,7 +536,7 @@ class CallClient:
             now = time.monotonic()
             if now - call.heard_at > protocol.SILENT_S:
                 log.info("call %s: the district is silent", call.id)
-                await self._finish(call, CallState.ENDED, "gone")
+                await self._finish(call, *self._gone(call, "offline"))
                 return
             peer = call.peer
             if peer is None or peer.closed or call.answered_at is None or not call.sends_video:
@@ -547,6 +547,14 @@ class CallClient:
                 lost = now - call.answered_at > MEDIA_SETUP_S
             if lost:
                 await self._media_lost(call)
+
+    @staticmethod
+    def _gone(call: _Call, unavailable: str) -> tuple[CallState, str]:
+        """How a call the district dropped ends: before the district said anything of it
+        the station could not call at all (UNAVAILABLE `unavailable`); after, it is gone."""
+        if call.state is CallState.ASKING:
+            return CallState.UNAVAILABLE, unavailable
+        return CallState.ENDED, "gone"
 
     async def _finish(
         self, call: _Call, state: CallState, reason: str, *, tell: str | None = None

@@ -22,6 +22,7 @@ class FakeDistrict:
         self.connections = 0
         self.refuse = False  # answer the upgrade with 403
         self.silent = False  # stop answering pings
+        self.close_with: int | None = None  # accept the upgrade, then close with this code
         self.ws: ServerConnection | None = None
         self.signed: list[str] = []  # the station id each upgrade was signed for
         self._server: Server | None = None
@@ -55,6 +56,9 @@ class FakeDistrict:
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
         self.ws = ws
+        if self.close_with is not None:
+            await ws.close(self.close_with, "refused")
+            return
         pinger = asyncio.ensure_future(self._ping(ws))
         try:
             async for frame in ws:

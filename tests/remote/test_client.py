@@ -347,6 +347,21 @@ class _IdleEngine:
         return None
 
 
+def test_a_socket_closed_as_refused_is_unavailable(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with FakeDistrict() as district:
+            district.close_with = protocol.CLOSE_REFUSED
+            station = Station(tmp_path, district.url)
+            client = station.client()
+            try:
+                client.start(INFO)
+                await wait_for(station.events.reached(CallState.UNAVAILABLE, reason="disabled"))
+            finally:
+                await asyncio.to_thread(client.stop)
+
+    asyncio.run(run())
+
+
 def test_the_client_runs_on_the_sync_services_loop(tmp_path: Path) -> None:
     async def run() -> None:
         async with FakeDistrict() as district:
