@@ -7,9 +7,9 @@ is printed as one JSON line on stdout (`{"event": "state", "state": "waiting", .
 printed holds nothing of a resident: a command-line call has no identity, and a capture
 is reported by its size. With `answer_captures`, a capture the agent asks for is taken
 from the camera the kind needs (a page from the document camera, a card or a photo from
-the camera) and sent as a JPEG. With `stamp`, each camera frame is copied and the
-wall-clock milliseconds (mod 65536) drawn into it with `kiosk.remote.stamp` before it is
-sent, so the far end can measure glass to glass.
+the camera) and sent as a JPEG. With `stamp`, each camera frame is copied and the wall-clock time
+drawn into it (`kiosk.remote.stamp.clock()`, 4 ms ticks) before it is sent, so the far
+end can measure glass to glass.
 
 The call ends after `seconds`, when the district or the agent ends it, or on SIGTERM or
 SIGINT (the call is ended cleanly: the district hears `end`). Exit status 0 when the call
@@ -86,7 +86,7 @@ class _Stamper:
                 continue
             seq = frame.seq
             image = frame.image.copy()
-            stamp.draw(image, int(time.time() * 1000))
+            stamp.draw(image, stamp.clock())
             self.slot.put(image, frame.timestamp)
 
     def stop(self) -> None:

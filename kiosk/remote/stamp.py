@@ -20,6 +20,11 @@ cell 0 is at least 64 levels brighter than cell 1 and every bit differs from its
 anything else is "no code" (a frame without a stamp, or one too damaged to trust). The
 counter wraps at 65536 (36 minutes at 30 fps).
 
+For glass to glass the counter is the wall-clock time in 4 ms ticks (`clock()`, in
+JavaScript `Math.floor(Date.now() / 4) % 65536`, 262 s before it wraps): the reader's
+clock at decoding minus the stamp is the frame's age (`age_ms`), both ends on one machine's
+clock. `kiosk call --stamp` draws it into every frame it sends.
+
 In JavaScript, with `d = ctx.getImageData(0, 0, W, H).data`:
 
     const S = Math.floor(W / 40), lum = (i) => {
@@ -37,12 +42,27 @@ In JavaScript, with `d = ctx.getImageData(0, 0, W, H).data`:
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 BITS = 16
 CELLS = 2 + 2 * BITS
 MODULUS = 1 << BITS
 MIN_CONTRAST = 64
+TICK_MS = 4  # the clock's counter counts 4 ms ticks
+
+
+def clock(now_s: float | None = None) -> int:
+    """The counter for this moment: wall-clock time in TICK_MS ticks, mod 65536."""
+    now_s = time.time() if now_s is None else now_s
+    return int(now_s * 1000 / TICK_MS) % MODULUS
+
+
+def age_ms(counter: int, now_s: float | None = None) -> float:
+    """How old a frame stamped `counter` by `clock()` is (half a tick is the mean error)."""
+    ticks = (clock(now_s) - counter) % MODULUS
+    return ticks * TICK_MS + TICK_MS / 2
 
 
 def cell_size(width: int) -> int:

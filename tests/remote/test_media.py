@@ -196,3 +196,11 @@ def test_a_frame_without_a_stamp_reads_as_none() -> None:
     for cell in (2 + 5, 2 + 16 + 5):  # bit 5 and its inverse made equal
         image[size : 2 * size, size + cell * size : size + (cell + 1) * size] = 255
     assert stamp.read(image) is None
+
+
+def test_the_clock_stamp_gives_a_frames_age() -> None:
+    counter = stamp.clock(1000.0)
+    assert stamp.age_ms(counter, 1000.1) == pytest.approx(100, abs=stamp.TICK_MS)
+    late = 65_530 * stamp.TICK_MS / 1000 + 0.0001  # a few ticks before the wrap
+    assert stamp.clock(late) == 65_530
+    assert stamp.age_ms(stamp.clock(late), late + 0.1) == pytest.approx(100, abs=stamp.TICK_MS)
