@@ -111,7 +111,6 @@ class _Call:
     heard_at: float = field(default_factory=time.monotonic)
     pending: list[protocol.StationSends] = field(default_factory=list)  # while reconnecting
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    done: asyncio.Event | None = None
     over: bool = False
 
 
@@ -265,7 +264,6 @@ class CallClient:
         if self._call is not None:
             await self._finish(self._call, CallState.ENDED, "replaced", tell="replaced")
         self._call = call
-        call.done = asyncio.Event()
         self._emit(call, StateChanged(call.id, CallState.ASKING))
         try:
             await self._connect(call)
@@ -274,6 +272,10 @@ class CallClient:
             return
         except _Unreachable as error:
             log.info("call %s: the district cannot be reached (%s)", call.id, error)
+            await self._finish(call, CallState.UNAVAILABLE, "offline")
+            return
+        except Exception:  # whatever it was, the screen must not wait for ever
+            log.exception("call %s: the call could not be asked for", call.id)
             await self._finish(call, CallState.UNAVAILABLE, "offline")
             return
         if call.over:  # ended while the socket opened: the request went, so does the end
@@ -397,7 +399,10 @@ class CallClient:
                     except protocol.BadMessage as error:
                         log.warning("call %s: the district sent a bad frame: %s", call.id, error)
                         continue
-                    await self._handle(call, message)
+                    try:
+                        await self._handle(call, message)
+                    except Exception:  # one message's trouble is not the end of the call
+                        log.exception("call %s: a %s message failed", call.id, message.type)
                     if call.over:
                         return
             except ConnectionClosed:
@@ -483,7 +488,12 @@ class CallClient:
             on_state=lambda state: self._peer_state(call, peer, state),
             on_first_frame=lambda: self._first_frame(call, peer),
         )
-        sdp = await peer.create_offer(call.ice_servers, call.ice_policy)
+        try:
+            sdp = await peer.create_offer(call.ice_servers, call.ice_policy)
+        except Exception:
+            log.exception("call %s: no offer could be made", call.id)
+            await self._finish(call, CallState.ENDED, "media", tell="media")
+            return
         if call.over or call.peer is not peer:
             await peer.close()
             return
@@ -582,10 +592,7 @@ class CallClient:
                 await call.ws.close()
         if self._call is call:
             self._call = None
-        self._state = state
         self._emit(call, StateChanged(call.id, state, agent=call.agent, reason=reason))
-        if call.done is not None:
-            call.done.set()
 
 
 class _Unreachable(Exception):
