@@ -3,7 +3,8 @@
 Every frame the camera puts into the kiosk's latest-frame slot
 (`kiosk.devices.camera.frames.LatestFrame`) carries a stamp drawn into its pixels
 (`kiosk.remote.stamp`: a 16-bit counter as a row of black and white cells): here the
-counter is the wall-clock time the frame was put, in 4 ms ticks. Whoever decodes the frame
+counter is the wall-clock millisecond the frame was stamped (`kiosk call --stamp` does the
+same). Whoever decodes the frame
 reads the stamp back, so glass to glass is the time of decoding minus the stamp, with no
 side channel between the processes (they share this machine's clock). Frames per second
 are the distinct stamps decoded per second.
@@ -36,14 +37,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -75,19 +83,17 @@ class BenchFailure(RuntimeError):
 
 # -- the stamp --------------------------------------------------------------------------
 
-TICK_MS = 4  # the stamp counts 4 ms ticks: 65536 of them wrap after 262 s
-
 
 def stamp_now() -> int:
-    """The counter to draw now (kiosk.remote.stamp's code): wall-clock time in ticks."""
-    return int(time.time() * 1000 / TICK_MS) % stamp.MODULUS
+    """The counter to draw now, as `kiosk call --stamp` draws it: wall-clock milliseconds
+    (kiosk.remote.stamp keeps them modulo 65536: 65 s, far more than any frame's age)."""
+    return int(time.time() * 1000) % stamp.MODULUS
 
 
 def age_ms(counter: int, seen_ms: float) -> float:
     """Milliseconds from the frame stamped `counter` to wall-clock `seen_ms` (a stamp is
-    the tick it was drawn in, so on average half a tick older than its start)."""
-    ticks = (int(seen_ms / TICK_MS) - counter) % stamp.MODULUS
-    return ticks * TICK_MS + TICK_MS / 2
+    the millisecond it was drawn in: on average half a millisecond older than its start)."""
+    return (int(seen_ms) - counter) % stamp.MODULUS + 0.5
 
 
 # The same reading in the agent's page (kiosk.remote.stamp's JavaScript): each frame the
@@ -98,7 +104,7 @@ READ_STAMPS_JS = """
 const video = document.getElementById("remote-video");
 const canvas = document.createElement("canvas");
 const context = canvas.getContext("2d", { willReadFrequently: true });
-const seen = window.doorstepBench = { samples: [], unreadable: 0 };
+const seen = window.doorstepBench = { samples: [], unreadable: 0, first: null };
 const read = () => {
   const W = video.videoWidth, S = Math.floor(W / 40);
   if (canvas.width !== W) { canvas.width = W; canvas.height = 2 * S; }
@@ -118,6 +124,7 @@ const read = () => {
 };
 const onFrame = (now, metadata) => {
   const shown = performance.timeOrigin + (metadata.presentationTime || now);
+  if (seen.first === null) seen.first = shown;
   const counter = read();
   if (counter === null) seen.unreadable++; else seen.samples.push([counter, shown]);
   video.requestVideoFrameCallback(onFrame);
@@ -280,14 +287,102 @@ def missing_pieces() -> list[str]:
     root = Path(__file__).resolve().parent.parent
     missing = []
     if importlib.util.find_spec("district.signaling") is None:
-        missing.append("district/signaling.py (the call WebSockets of `district serve`)")
-    if importlib.util.find_spec("kiosk.remote.client") is None:
-        missing.append("kiosk/remote/client.py (the kiosk's call client)")
-    if 'add_parser("call"' not in (root / "kiosk" / "cli.py").read_text(encoding="utf-8"):
-        missing.append("the `kiosk call` command")
+        missing.append("district/signaling.py (the call WebSockets)")
+    elif "signaling" not in (root / "district" / "app.py").read_text(encoding="utf-8"):
+        missing.append("district/app.py serving district.signaling's WebSockets")
+    if importlib.util.find_spec("kiosk.remote.headless") is None:
+        missing.append("the `kiosk call` command (kiosk/remote/headless.py)")
     if not (root / "district" / "static" / "call.js").exists():
         missing.append("the console's call page (district/static/call.js)")
     return missing
+
+
+GROUP = "bench"
+AGENT = "bench.agent"
+AGENT_PASSWORD = "bench video agent password 7"  # a made-up account of the benchmark
+ITEM = ("MI-001", "医保参保登记", "medical_insurance")
+KIOSK_CONFIG = f"""
+[devices]
+camera = "simulator"
+
+[camera]
+width = {WIDTH}
+height = {HEIGHT}
+fps = {CAMERA_FPS}
+"""
+CHROMIUM_ARGUMENTS = (
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+)
+# Click "take the next call" and say when, on the page's clock (wall-clock ms).
+TAKE_JS = """
+const take = document.getElementById("take-next");
+if (take.disabled) return null;
+const at = performance.timeOrigin + performance.now();
+take.click();
+return at;
+"""
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value is not None and value is not False:
+            return value
+        time.sleep(0.02)
+    raise BenchFailure(f"{what}: not within {timeout:.0f} s")
+
+
+class KioskCall:
+    """`kiosk call --stamp` in a process of its own; its JSON lines gathered by a thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        kiosk = str(Path(sys.executable).with_name("kiosk"))
+        code, title, category = ITEM
+        self.events: list[dict[str, Any]] = []
+        self.process = subprocess.Popen(
+            [
+                kiosk,
+                "--data-dir",
+                str(data_dir),
+                "call",
+                "--item",
+                code,
+                "--title",
+                title,
+                "--category",
+                category,
+                "--stamp",
+                "--seconds",
+                "600",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=(data_dir / "call.err").open("wb"),
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with contextlib.suppress(ValueError):
+                self.events.append(json.loads(line))
+
+    def state(self) -> str:
+        states = [e.get("state", "") for e in self.events if e.get("event") == "state"]
+        return states[-1] if states else ""
+
+    def end(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def full_measurement(seconds: float) -> Figures:
@@ -295,7 +390,109 @@ def full_measurement(seconds: float) -> Figures:
     missing = missing_pieces()
     if missing:
         raise BenchFailure("the full call cannot be measured yet; missing: " + "; ".join(missing))
-    raise BenchFailure("the full call measurement is not written yet")
+    work = Path(tempfile.mkdtemp(prefix="doorstep-bench-video-"))
+    try:
+        return _full_call(work, seconds)
+    except AssertionError as failure:  # the tests' helpers say what went wrong this way
+        raise BenchFailure(str(failure)[-2000:]) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _full_call(work: Path, seconds: float) -> Figures:
+    from tests.browser.chromium_driver import Chromium
+    from tests.district.test_sync_e2e import DistrictServer
+
+    district = DistrictServer(
+        f"sqlite:///{work / 'district.sqlite3'}", work / "server.key", work / "district.log"
+    )
+    catalog = Path(__file__).resolve().parent.parent / "assets/catalog/sample-catalog.toml"
+    district.cli("catalog", "import", str(catalog))
+    district.cli(
+        "user",
+        "add",
+        AGENT,
+        "--role",
+        "agent",
+        "--station-group",
+        GROUP,
+        "--password-stdin",
+        stdin=AGENT_PASSWORD + "\n",
+    )
+    station = district.cli("station", "add", "Bench Street", "--group", GROUP, "--json")
+    kiosk_dir = work / "kiosk"
+    kiosk_dir.mkdir()
+    (kiosk_dir / "kiosk.toml").write_text(KIOSK_CONFIG, encoding="utf-8")
+    district.start()
+    browser: Chromium | None = None
+    call: KioskCall | None = None
+    try:
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("kiosk")),
+                "--data-dir",
+                str(kiosk_dir),
+                "enroll",
+                "--server",
+                district.base,
+                "--code",
+                station["enrollment_code"],
+            ],  # type: ignore[index]
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        browser = Chromium("en", CHROMIUM_ARGUMENTS)
+        browser.open(f"{district.base}/console/login")
+        browser.type_into("#name", AGENT)
+        browser.type_into("#password", AGENT_PASSWORD)
+        browser.click_and_wait(browser.find("form[action$='/login'] button[type=submit]"))
+        browser.open(f"{district.base}/console/call")
+        driver = browser.driver
+        driver.execute_script(READ_STAMPS_JS)
+        _wait(
+            "the agent's call socket",
+            lambda: driver.execute_script(
+                "return window.doorstepCall && window.doorstepCall.state === 'available'"
+            ),
+        )
+
+        call = KioskCall(kiosk_dir)
+        _wait(
+            "the kiosk's call in the agent's queue",
+            lambda: (
+                call.state() == "unavailable"
+                or driver.execute_script("return !document.getElementById('take-next').disabled")
+            ),
+        )
+        if call.state() == "unavailable":
+            raise BenchFailure(f"the district said the call is unavailable: {call.events}")
+        taken_at = _wait("taking the call", lambda: driver.execute_script(TAKE_JS))
+        first = _wait(
+            "the first frame shown",
+            lambda: driver.execute_script("return window.doorstepBench.first"),
+        )
+        figures = Figures(setup_ms=first - taken_at)
+
+        time.sleep(WARMUP_S)
+        window_start, cpu_start = time.time() * 1000, cpu_seconds(call.process.pid)
+        time.sleep(seconds)
+        window_end, cpu_end = time.time() * 1000, cpu_seconds(call.process.pid)
+        seen = driver.execute_script("return window.doorstepBench")
+        samples = [(c, at) for c, at in seen["samples"] if window_start <= at <= window_end]
+        figures.glass_ms = [age_ms(c, at) for c, at in samples]
+        figures.fps = frames_per_second([(c, at / 1000) for c, at in samples])
+        figures.cpu_cores = (cpu_end - cpu_start) / ((window_end - window_start) / 1000)
+        figures.unreadable = int(seen["unreadable"])
+        if call.state() != "connected":
+            raise BenchFailure(f"the kiosk's call is {call.state() or 'not started'}")
+        return figures
+    finally:
+        if call is not None:
+            call.end()
+        if browser is not None:
+            browser.quit()
+        district.stop()
 
 
 # -- main -------------------------------------------------------------------------------
