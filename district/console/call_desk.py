@@ -27,7 +27,8 @@ the browser, with nothing but the browser's own WebRTC and WebSocket:
   call).
 
 The texts the script shows come from the console's string table, handed to the page as a
-JSON data block (not a script: the Content-Security-Policy allows no inline script).
+JSON in a data attribute (the Content-Security-Policy allows no inline script, and the
+console's templates hold no script element but their script files).
 """
 
 from __future__ import annotations
@@ -256,8 +257,7 @@ def call_page(request: Request, viewer: Annotated[Viewer, Depends(page(*ROLES))]
         "call.html",
         viewer=viewer,
         title_key="calls_title",
-        # "</" cannot end the data block early: json.dumps escapes no "/", so do it here
-        config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+        config=json.dumps(config, ensure_ascii=False),  # an attribute, escaped by Jinja
         canned=CANNED,
         capture_kinds=CAPTURE_KINDS,
         break_reasons=BREAK_REASONS,

@@ -11,7 +11,7 @@
 "use strict";
 
 (() => {
-  const config = JSON.parse(document.getElementById("call-config").textContent);
+  const config = JSON.parse(document.getElementById("call-config").dataset.config);
   const T = config.texts;
   const $ = (id) => document.getElementById(id);
   const fill = (template, fields) =>
