@@ -48,6 +48,7 @@ from district import (
     audit,
     catalogs,
     console,
+    signaling,
     station_reports,
     stations,
     uploads,
@@ -117,9 +118,12 @@ def make_app(db: Database | None) -> FastAPI:
         # as many threads for the database work as connections in the pool
         anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
         task = asyncio.create_task(_prune_forever(db)) if db is not None else None
+        if db is not None:
+            await signaling.start(app, db)
         try:
             yield
         finally:
+            await signaling.stop(app)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -148,6 +152,7 @@ def make_app(db: Database | None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_handler)  # type: ignore[arg-type]
     _routes(app)
+    signaling.mount(app)
     console.mount(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -58,6 +58,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # agents' work
     ("GET", "/console/inbox"): Rule(AGENTS),
     ("GET", "/console/call"): Rule(AGENTS),
+    ("GET", "/console/calls/{call_id}/captures/{position}"): Rule(AGENTS, scoped=True),
     ("GET", "/console/api/applications"): Rule(AGENTS),
     ("GET", "/console/applications/{application_id}"): Rule(AGENTS, scoped=True),
     ("POST", "/console/applications/{application_id}/access"): Rule(AGENTS, scoped=True),
@@ -147,6 +148,7 @@ def world(client: TestClient, db: Database, make_station: MakeStation, catalog: 
     fill = {
         "application_id": application["id"],
         "position": "1",
+        "call_id": "00000000-0000-4000-8000-000000000000",  # a call's captures: own agent only
         "code": first.station_code,
         "name": "rl-agent-g1",
         "language": "en",
