@@ -55,7 +55,7 @@ class Kit:
     printer: Any = None  # PrinterService
     sync: Any = None  # SyncService
     speaker: Speaker | None = None
-    calls: Any = None  # CallClient (kiosk/ui/screens/call.py: CallClient), or None
+    calls: Any = None  # kiosk.remote.client.CallClient, or None (no calls from here)
     demo: bool = False  # simulated devices: show the demo controls
     paths: Paths | None = None
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
@@ -111,25 +111,28 @@ def start_kit(
         ("camera", settings.camera, devices.camera),
         ("document_camera", settings.document_camera, devices.document_camera),
     ):
-        service = CameraService(
-            name, lambda s=camera_settings, b=backend: open_source(s, b)
-        )
+        service = CameraService(name, lambda s=camera_settings, b=backend: open_source(s, b))
         service.start()
         kit._stoppers.append(service.stop)
         setattr(kit, name, service)
 
     kit.speaker = make_speaker(settings)
-    kit.calls = make_calls(settings, paths, store, bridge, kit.camera)
+    kit.calls = make_calls(settings, paths, store, bridge, kit.camera, sync)
     if kit.calls is not None and hasattr(kit.calls, "stop"):
         kit._stoppers.append(kit.calls.stop)
     return kit
 
 
-def make_calls(settings: Settings, paths: Paths, store: Store, bridge: Bridge, camera: Any) -> Any:
+def make_calls(
+    settings: Settings, paths: Paths, store: Store, bridge: Bridge, camera: Any, sync: Any = None
+) -> Any:
     """The video-call client, or None when the station cannot make calls: remote
     assistance switched off, the station not enrolled with a district, or a kiosk built
     without kiosk.remote.client. Its module (not aiortc: the client imports that when the
     first call starts) is imported here, on the kit's worker thread, not at start-up.
+    The client runs on the sync service's network loop (`SyncService.submit`: one
+    asyncio loop for the network, DESIGN.md "Threads"); without a sync service, on a loop
+    thread of its own.
 
     A client that cannot be made is logged and left out: the call screens then say
     plainly that no call can be made and offer a call-back request."""
@@ -152,6 +155,7 @@ def make_calls(settings: Settings, paths: Paths, store: Store, bridge: Bridge, c
             store=store,
             camera=camera.frames if camera is not None else None,
             on_event=bridge.on_call_event,
+            runner=sync.submit if sync is not None else None,
         )
     except Exception:
         log.exception("the video-call client could not be made: video calls are off")

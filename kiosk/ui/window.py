@@ -20,6 +20,14 @@ Devices report through the `Bridge`; the disk, the store and the vision work run
 
 Staff mode: five taps on the station's name within four seconds (the hidden gesture),
 then the staff PIN.
+
+A video call with a district agent (kiosk/ui/screens/call.py) starts from the guide of a
+remote-assisted item, from the review screen ("ask an agent") and from staff mode (an
+assisted session with a call); it belongs to the visit: the request carries the item, the
+masked identity as shown on screen and the visit's application id when it has one, what
+the agent captures joins the visit's materials, and wiping the visit ends the call. The
+idle wipe is suspended while the call is under way and counts again after it. When no call
+can be made, the call screen offers a call-back request (kiosk/ui/screens/callback.py).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QVBoxLay
 
 from kiosk.config import Settings, StationSettings
 from kiosk.core.identity import Identity
-from kiosk.core.visit import Submitted, Visit, submit
+from kiosk.core.visit import Capture, Submitted, Visit, submit
 from kiosk.core.voucher import Voucher, VoucherInvalid, parse_voucher
 from kiosk.devices.card.errors import CardError
 from kiosk.devices.card.events import CardEvent, EventKind
@@ -162,6 +170,9 @@ class MainWindow(QMainWindow):
         self.start_screen = StartScreen()
         self._made = False  # the screens past the start screen (see _make_screens)
         self._capture: Any = None  # the CaptureScreen, made when first needed (OpenCV)
+        self._call: Any = None  # the CallScreen, made when first needed
+        self._callback: Any = None  # the CallbackScreen, made when first needed
+        self._call_source = "guide"  # where the call was started from
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_screen)
         # The stack's own smallest size, not the largest of its screens': the window's
@@ -178,6 +189,7 @@ class MainWindow(QMainWindow):
         self.start_screen.mine_requested.connect(self.show_mine)
         self.bridge.card_event.connect(self._card_event)
         self.bridge.sync_status.connect(self._sync_status)
+        self.bridge.call_event.connect(self._call_event)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -255,6 +267,39 @@ class MainWindow(QMainWindow):
             self._capture = screen
         return self._capture
 
+    @property
+    def call_screen(self) -> Any:
+        """The video call screen, made on first use."""
+        if self._call is None:
+            from kiosk.ui.screens.call import CallScreen
+
+            screen = CallScreen(self._tasks, speak_chat=not self._settings.remote.speaker)
+            screen.spoken.connect(self.say_words)
+            screen.active_changed.connect(self._call_active)
+            screen.captured.connect(self._call_captured)
+            screen.decided.connect(self._call_decided)
+            screen.callback_requested.connect(self.show_callback)
+            screen.left.connect(self._call_left)
+            self.stack.addWidget(screen)
+            screen.retranslate(self._lang)
+            self._call = screen
+        return self._call
+
+    @property
+    def callback_screen(self) -> Any:
+        """The call-back request screen, made on first use."""
+        if self._callback is None:
+            from kiosk.ui.screens.callback import CallbackScreen
+
+            screen = CallbackScreen(self._tasks, self._kit.store)
+            screen.spoken.connect(self.say_words)
+            screen.back_requested.connect(self._callback_back)
+            screen.done.connect(lambda: self._call_left(False))
+            self.stack.addWidget(screen)
+            screen.retranslate(self._lang)
+            self._callback = screen
+        return self._callback
+
     # The screens past the start screen. The first use of any makes them all: the first
     # catalog load does, right after the window's first paint (kiosk/ui/app.py), so that
     # the start screen is drawn without waiting for them, their modules and their style.
@@ -315,12 +360,14 @@ class MainWindow(QMainWindow):
         self._catalog_screen.keyboard.typed.connect(self.idle.touched)
         self._guide_screen.back_requested.connect(self.show_catalog)
         self._guide_screen.apply_requested.connect(self.apply)
+        self._guide_screen.call_requested.connect(self._call_from_guide)
         self._identify_screen.back_requested.connect(self._identify_back)
         self._identify_screen.continue_requested.connect(self._after_identify)
         self._identify_screen.demo_card.connect(self._demo_card)
         self._identify_screen.demo_voucher.connect(self._demo_voucher)
         self._review_screen.back_requested.connect(self._review_back)
         self._review_screen.submit_requested.connect(self._submit)
+        self._review_screen.call_requested.connect(lambda: self.start_call("review"))
         self._done_screen.rated.connect(self._rated)
         self._done_screen.finished.connect(self.end_visit)
         self._mine_screen.back_requested.connect(self.end_visit)
@@ -349,7 +396,11 @@ class MainWindow(QMainWindow):
         return [
             self.start_screen,
             *self._visit_screens(),
-            *(s for s in (self._capture, self._staff_pin, self._staff) if s is not None),
+            *(
+                s
+                for s in (self._capture, self._call, self._callback, self._staff_pin, self._staff)
+                if s is not None
+            ),
         ]
 
     def set_language(self, lang: Language) -> None:
@@ -397,6 +448,11 @@ class MainWindow(QMainWindow):
         """Speak the prompt `key` in the current language (unless muted)."""
         if self._kit.speaker is not None and not self._muted:
             self._kit.speaker.say(text(key, self._lang), self._lang)
+
+    def say_words(self, words: str) -> None:
+        """Speak `words` (already in the current language) unless muted."""
+        if self._kit.speaker is not None and not self._muted and words:
+            self._kit.speaker.say(words, self._lang)
 
     def _show(self, screen: QWidget, *, home: bool = True) -> None:
         self.stack.setCurrentWidget(screen)
@@ -573,6 +629,146 @@ class MainWindow(QMainWindow):
             store, lambda _: self.bridge.kick_sync(), _log_failure("rating")
         )
 
+    # -- video calls ----------------------------------------------------------------------
+
+    def _call_from_guide(self, item: ServiceItem) -> None:
+        self.visit.item = item
+        self.start_call("guide")
+
+    def start_call(self, source: str) -> None:
+        """Ask for an agent about the visit (from the guide, review or staff mode)."""
+        from kiosk.remote.events import CallRequestInfo
+        from kiosk.ui.screens.call import CallCameras
+
+        item, done = self.visit.item, self._done
+        info = CallRequestInfo(
+            item_code=item.code if item is not None else "",
+            item_title=item.name("zh") if item is not None else "",
+            category=item.category.value if item is not None else "",
+            application=done.application_id if done is not None else None,
+            identity=_masked_identity(self.visit),
+            source=source,
+        )
+        kit = self._kit
+        cameras = CallCameras(
+            camera=kit.camera.frames if kit.camera is not None else None,
+            document_camera=kit.document_camera.frames if kit.document_camera else None,
+        )
+        self._call_source = source
+        screen = self.call_screen
+        self._show(screen, home=False)
+        screen.begin(kit.calls, info, cameras, self._call_materials, can_call_back=item is not None)
+
+    def _call_materials(self) -> list[Any]:
+        from kiosk.ui.screens.call import Material
+
+        return [
+            Material(bytes(c.content), c.media_type, _material_label(c))
+            for c in self.visit.captures
+        ]
+
+    def _call_event(self, event: Any) -> None:
+        if self._call is not None:
+            self._call.handle(event)
+
+    def _call_active(self, active: bool) -> None:
+        """No idle wipe while a call is under way; counting again from its end."""
+        if active:
+            self.idle.suspend()
+            self.idle_overlay.hide()
+        else:
+            self.idle.resume()
+
+    @property
+    def in_call(self) -> bool:
+        return self._call is not None and self._call.active
+
+    def _call_captured(self, kind: str, jpeg: bytes, label: str) -> None:
+        self.visit.add(jpeg, media_type="image/jpeg", kind=kind, label=label)  # type: ignore[arg-type]
+
+    def _call_decided(self, decision: Any) -> None:
+        """The agent decided the call's application: the receipt prints when accepted."""
+        if decision.state != "accepted":
+            return
+        item, printer, applications = self.visit.item, self._kit.printer, self._kit.applications
+        if item is None or printer is None:
+            self.call_screen.show_receipt(False)
+            return
+        from kiosk.documents.build import Capture as DocumentCapture
+        from kiosk.documents.build import receipt_data
+        from kiosk.documents.receipt import render_receipt
+
+        station, lang = self._settings.station, self._lang
+        roll = self._settings.printer.paper == "roll80"
+        resident = self.visit.resident_wire()
+        captures = [DocumentCapture(c.kind, c.label) for c in self.visit.captures]
+        done = self._done
+
+        def print_receipt() -> None:
+            reference = self._decided_reference(applications, decision.application, done)
+            data = receipt_data(
+                item,
+                station,
+                reference=reference,
+                accepted_at=datetime.now(UTC),
+                resident=resident,
+                captures=captures,
+                lang=lang,
+            )
+            pdf = render_receipt(data, roll=roll)
+            printer.print_document(pdf, kind="receipt", title="receipt", reference=reference)
+
+        def failed(error: BaseException) -> None:
+            logger.error(
+                "the receipt of a call's decision was not printed: %s", type(error).__name__
+            )
+            if self._call is not None:
+                self._call.show_receipt(False)
+
+        self._tasks.run_in_background(
+            print_receipt, lambda _: self.call_screen.show_receipt(True), failed
+        )
+
+    @staticmethod
+    def _decided_reference(applications: Any, application_id: str, done: Any) -> str:
+        """The reference of the decided application, on a worker: the visit's own, one in
+        the local store, or (made by the district during the call) its id."""
+        if done is not None and done.application_id == application_id:
+            return str(done.reference)
+        if applications is not None:
+            from kiosk.core.applications import ApplicationNotFound
+
+            try:
+                return str(applications.get(application_id).reference)
+            except ApplicationNotFound:
+                pass
+        return application_id
+
+    def _call_left(self, visit_over: bool) -> None:
+        """The resident leaves the ended call: back to where it was started from (the
+        visit is over when the agent decided its application)."""
+        if visit_over:
+            self.end_visit()
+            return
+        item = self.visit.item
+        if self._call_source == "review" and item is not None:
+            self._show_review()
+        elif self._call_source == "guide" and item is not None:
+            self.show_guide(item)
+        else:
+            self.show_catalog()
+
+    def show_callback(self) -> None:
+        screen = self.callback_screen
+        screen.begin(self.visit.item)
+        self._show(screen)
+
+    def _callback_back(self) -> None:
+        if self._call is not None and self._call.state is not None:
+            self._show(self._call, home=False)
+        else:
+            self._call_left(False)
+
     def end_visit(self) -> None:
         """The visit is over (finished, home, or left alone): forget it, back to start."""
         self.wipe()
@@ -584,13 +780,21 @@ class MainWindow(QMainWindow):
         rating, which holds nothing of them, is stored first)."""
         self._store_rating()
         self._done = None
+        if self._call is not None:
+            self._call.clear()  # ends a call under way
+        if self._callback is not None:
+            self._callback.clear()
         self.visit.wipe()
         self._card_watcher = None
         if self._capture is not None:
             self._capture.wipe()
         if self._made:
-            for screen in (self._identify_screen, self._review_screen, self._done_screen,
-                           self._mine_screen):
+            for screen in (
+                self._identify_screen,
+                self._review_screen,
+                self._done_screen,
+                self._mine_screen,
+            ):
                 screen.clear()
             self._catalog_screen.reset()
         self.visit_wiped.emit()
@@ -620,8 +824,10 @@ class MainWindow(QMainWindow):
             self._find_mine(identity)
             return
         if screen in (self.review_screen, self.done_screen) or (
-            screen is not None and screen is self._capture
+            screen is not None and screen in (self._capture, self._call, self._callback)
         ):
+            if not self.visit.identified and screen is self._call:
+                self.visit.resident = identity  # shown to the agent; the call goes on
             return  # the visit already has its resident; a second card is ignored
         self.visit.resident = identity
         if screen is self.start_screen:
@@ -813,15 +1019,25 @@ class MainWindow(QMainWindow):
             named = (("camera", kit.camera), ("document_camera", kit.document_camera))
             cameras = {name: camera for name, camera in named if camera is not None}
             checks = KitChecks(
-                self._settings, kit.paths, store=kit.store, card=kit.card, cameras=cameras,
-                printer=kit.printer, scanner=self.scanner_gun,
+                self._settings,
+                kit.paths,
+                store=kit.store,
+                card=kit.card,
+                cameras=cameras,
+                printer=kit.printer,
+                scanner=self.scanner_gun,
             )
             self._staff = StaffScreen(
-                kit.store, kit.paths, self._settings, self._tasks, checks,
+                kit.store,
+                kit.paths,
+                self._settings,
+                self._tasks,
+                checks,
                 sync_status=kit.sync.status if kit.sync is not None else None,
             )
             self._staff.closed.connect(self.end_visit)
             self._staff.assisted_session_requested.connect(self._assisted_session)
+            self._staff.call_requested.connect(self._staff_call)
             if kit.printer is not None:
                 self._staff.print_queued.connect(kit.printer.wake)
             self._staff.sync_requested.connect(self.bridge.kick_sync)
@@ -836,14 +1052,23 @@ class MainWindow(QMainWindow):
         self.idle.set_times(SESSION_IDLE_S - STAFF_WARNING_S, STAFF_WARNING_S)
         self.idle.arm()
         self._show(self._staff)
-        self._tasks.run_in_background(self._pending_crashes, self._show_crashes,
-                                      _log_failure("reading the crash reports"))
+        self._tasks.run_in_background(
+            self._pending_crashes, self._show_crashes, _log_failure("reading the crash reports")
+        )
 
     def _assisted_session(self) -> None:
         """Staff help a resident: a fresh visit, on the catalog, with staff at the screen."""
         logger.info("staff started an assisted session")
         self.wipe()
         self.show_catalog()
+
+    def _staff_call(self) -> None:
+        """Staff start a video call for the resident they help: an assisted session."""
+        logger.info("staff started a video call for a resident")
+        self.wipe()
+        self.idle.set_times(self._settings.ui.idle_warning_s, self._settings.ui.idle_timeout_s)
+        self.idle.arm()
+        self.start_call("staff")
 
     def _pending_crashes(self) -> list[Any]:
         from kiosk.ui.crash import crash_folder, pending_crash_reports
@@ -865,8 +1090,9 @@ class MainWindow(QMainWindow):
             for report in reports:
                 acknowledge(report)
 
-        self._tasks.run_in_background(acknowledge_all, lambda _: None,
-                                      _log_failure("acknowledging the crash reports"))
+        self._tasks.run_in_background(
+            acknowledge_all, lambda _: None, _log_failure("acknowledging the crash reports")
+        )
 
     # -- the catalog --------------------------------------------------------------------
 
@@ -935,6 +1161,21 @@ def _look_for_identity(image: Any, watcher: Any) -> tuple[str, Any] | None:
         return None
     ok, png = cv2.imencode(".png", capture.face)
     return ("card", png.tobytes()) if ok else None
+
+
+def _masked_identity(visit: Visit) -> str:
+    """Who the resident is, masked as the screens show it (张*丰 310***********1236)."""
+    shown = visit.resident_display()
+    if shown is None:
+        return ""
+    if isinstance(visit.resident, Voucher):
+        return str(shown.get("code") or "")
+    parts = (shown.get("name"), shown.get("ssn") or shown.get("card_number"))
+    return " ".join(str(part) for part in parts if part)[:80]
+
+
+def _material_label(capture: Capture) -> str:
+    return capture.label or capture.kind
 
 
 def _log_failure(what: str) -> Callable[[BaseException], None]:

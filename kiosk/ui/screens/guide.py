@@ -1,7 +1,8 @@
 """The service guide screen (办事指南): everything a resident needs to know about one item
 before applying — who may apply, the conditions, the materials to bring, how long it
 takes, what it costs, how this station handles it and whom to ask — in plain labelled
-sections that scroll under a finger."""
+sections that scroll under a finger. An item handled by video with a district agent
+(`Handling.REMOTE_ASSISTANCE`) has a big "视频连线坐席" button beside "Apply here"."""
 
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ class GuideScreen(QWidget):
 
     back_requested = Signal()
     apply_requested = Signal(object)  # the ServiceItem
+    call_requested = Signal(object)  # the ServiceItem: a video call with an agent
 
     def __init__(self, station_phone: str) -> None:
         super().__init__()
@@ -83,6 +85,9 @@ class GuideScreen(QWidget):
         self.apply_button = button(ButtonKind.PRIMARY)
         self.apply_button.clicked.connect(self._apply)
         self.apply_button.hide()
+        self.call_button = button(ButtonKind.PRIMARY)
+        self.call_button.clicked.connect(self._call)
+        self.call_button.hide()
         self.heading = WrappedLabel(TextRole.HEADING)
         self.summary = WrappedLabel(muted=True)
         self.section_titles: dict[str, QLabel] = {}
@@ -127,7 +132,13 @@ class GuideScreen(QWidget):
         layout.setSpacing(theme.SPACING_PX)
         layout.addLayout(header)
         layout.addWidget(self.scroll_area, 1)
-        layout.addWidget(self.apply_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        actions = QHBoxLayout()
+        actions.setSpacing(theme.SPACING_PX * 2)
+        actions.addStretch(1)
+        actions.addWidget(self.call_button)
+        actions.addWidget(self.apply_button)
+        actions.addStretch(1)
+        layout.addLayout(actions)
         layout.addSpacing(theme.SPACING_PX)
 
     def set_can_apply(self, can_apply: bool) -> None:
@@ -138,8 +149,15 @@ class GuideScreen(QWidget):
         if self._item is not None:
             self.apply_requested.emit(self._item)
 
+    def _call(self) -> None:
+        if self._item is not None:
+            self.call_requested.emit(self._item)
+
     def show_item(self, item: ServiceItem) -> None:
+        from kiosk.core.catalog import Handling
+
         self._item = item
+        self.call_button.setVisible(Handling.REMOTE_ASSISTANCE in item.handling)
         self._fill()
         self.scroll_area.verticalScrollBar().setValue(0)
 
@@ -147,6 +165,7 @@ class GuideScreen(QWidget):
         self._lang = lang
         self.back_button.setText(text("back", lang))
         self.apply_button.setText(text("apply_here", lang))
+        self.call_button.setText(text("call_start", lang))
         for key, title in self.section_titles.items():
             title.setText(text(key, lang))
         self._fill()

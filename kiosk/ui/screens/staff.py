@@ -12,9 +12,10 @@ printed), today's 好差评 ratings with the comment staff may attach to each, a
 settings staff may change here (kiosk.config `STATION_CHANGEABLE`,
 kept in `local-settings.json`), with "close the kiosk program" (`quit_requested`, on a
 second tap) beneath them. Two buttons leave it: "assist a resident"
-(`assisted_session_requested`) and "exit staff mode" (`closed`). Every read and write of
-the store, the disk and the devices runs on the `TaskManager`; nothing shown here holds
-personal data (applications appear by reference and item).
+(`assisted_session_requested`) and "exit staff mode" (`closed`); "video call for a
+resident" (`call_requested`) starts an assisted session with a call to an agent. Every
+read and write of the store, the disk and the devices runs on the `TaskManager`; nothing
+shown here holds personal data (applications appear by reference and item).
 """
 
 from __future__ import annotations
@@ -678,8 +679,12 @@ class RejectedPage(_Page):
 
         def queue() -> PrintJobView:
             pdf, reference = supplement_pdf(
-                store, view.id, settings.station, roll=settings.printer.paper == "roll80",
-                lang=lang, now=datetime.now().astimezone(),
+                store,
+                view.id,
+                settings.station,
+                roll=settings.printer.paper == "roll80",
+                lang=lang,
+                now=datetime.now().astimezone(),
             )
             return PrintQueue(store).add(
                 pdf, kind=JobKind.SUPPLEMENT, title="supplement", reference=reference
@@ -1075,8 +1080,13 @@ class DayReportPage(_Page):
 
 
 #: Short comments staff add with one tap (they can still type their own).
-COMMENT_PHRASES = ("staff_phrase_wait", "staff_phrase_help", "staff_phrase_device",
-                   "staff_phrase_materials", "staff_phrase_kind")
+COMMENT_PHRASES = (
+    "staff_phrase_wait",
+    "staff_phrase_help",
+    "staff_phrase_device",
+    "staff_phrase_materials",
+    "staff_phrase_kind",
+)
 
 
 class RatingsPage(_Page):
@@ -1242,8 +1252,9 @@ def rating_line(rating: RatingView, lang: Language) -> str:
     """When, the score in words and the item ("10:32 · 满意 · HJ-0001"; no resident)."""
     score = text(f"rating_{rating.score}", lang)
     item = rating.item_code or text("staff_no_item", lang)
-    return text("staff_rating_line", lang, time=local_time(rating.rated_at) or "",
-                score=score, item=item)
+    return text(
+        "staff_rating_line", lang, time=local_time(rating.rated_at) or "", score=score, item=item
+    )
 
 
 @dataclass(frozen=True)
@@ -1470,6 +1481,7 @@ class StaffScreen(QWidget):
     """
 
     assisted_session_requested = Signal()
+    call_requested = Signal()  # staff start a video call for the resident they help
     closed = Signal()
     quit_requested = Signal()  # staff close the kiosk program
     print_queued = Signal()
@@ -1523,6 +1535,8 @@ class StaffScreen(QWidget):
         self.heading = WrappedLabel(TextRole.HEADING)
         self.assisted_button = button()
         self.assisted_button.clicked.connect(self.assisted_session_requested)
+        self.call_button = button()
+        self.call_button.clicked.connect(self.call_requested)
         self.exit_button = button()
         self.exit_button.clicked.connect(self.closed)
         self.tiles: dict[Section, TextButton] = {}
@@ -1541,6 +1555,7 @@ class StaffScreen(QWidget):
         header.setSpacing(theme.SPACING_PX)
         header.addWidget(self.heading, 1)
         header.addWidget(self.assisted_button, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.call_button, 0, Qt.AlignmentFlag.AlignTop)
         header.addWidget(self.exit_button, 0, Qt.AlignmentFlag.AlignTop)
         self.overview = QWidget()
         tile_content = QWidget()
@@ -1623,6 +1638,7 @@ class StaffScreen(QWidget):
         self._lang = lang
         self.heading.set_plain_text(text("staff_heading", lang))
         self.assisted_button.setText(text("staff_assisted", lang))
+        self.call_button.setText(text("call_staff_start", lang))
         self.exit_button.setText(text("staff_exit", lang))
         self._label_crashes()
         for page in self.pages.values():

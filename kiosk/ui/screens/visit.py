@@ -74,8 +74,12 @@ def resident_line(visit: Visit, lang: Language) -> str:
         return text("review_applicant_photo", lang)
     if isinstance(visit.resident, Voucher):
         return text("identify_voucher_done", lang, code=shown["code"])
-    return text("review_applicant", lang, name=shown.get("name") or "—", id=shown.get("ssn") or
-                shown.get("card_number") or "—")
+    return text(
+        "review_applicant",
+        lang,
+        name=shown.get("name") or "—",
+        id=shown.get("ssn") or shown.get("card_number") or "—",
+    )
 
 
 def state_text(view: ApplicationView, lang: Language) -> str:
@@ -147,8 +151,9 @@ class IdentifyScreen(QWidget):
         self._lang = lang
         self.back_button.setText(text("back", lang))
         self.heading.set_plain_text(text("identify_heading", lang))
-        for way, key in zip(self.ways, ("identify_card", "identify_voucher", "identify_camera"),
-                            strict=True):
+        for way, key in zip(
+            self.ways, ("identify_card", "identify_voucher", "identify_camera"), strict=True
+        ):
             way.set_plain_text(text(key, lang))
         self.continue_button.setText(text("identify_continue", lang))
         self.demo_label.set_plain_text(text("demo_heading", lang))
@@ -203,10 +208,12 @@ class IdentifyScreen(QWidget):
 
 
 class ReviewScreen(QWidget):
-    """What will be sent, in plain words, and one big button to send it."""
+    """What will be sent, in plain words, and one big button to send it; beside it,
+    "ask an agent" (请坐席帮我看看: a video call about the visit, `call_requested`)."""
 
     submit_requested = Signal()
     back_requested = Signal()
+    call_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -223,6 +230,8 @@ class ReviewScreen(QWidget):
         self.status = WrappedLabel(notice=True)
         self.submit_button = button(ButtonKind.PRIMARY)
         self.submit_button.clicked.connect(self._submit)
+        self.call_button = button()
+        self.call_button.clicked.connect(self.call_requested)
         header = _header(self.back_button, self.heading)
         content, body = _column()
         for line in self.lines:
@@ -233,7 +242,13 @@ class ReviewScreen(QWidget):
         layout = _page(self)
         layout.addLayout(header)
         layout.addWidget(touch_scroll_area(content), 1)
-        layout.addWidget(self.submit_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        actions = QHBoxLayout()
+        actions.setSpacing(theme.SPACING_PX * 2)
+        actions.addStretch(1)
+        actions.addWidget(self.call_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        actions.addWidget(self.submit_button)
+        actions.addStretch(1)
+        layout.addLayout(actions)
 
     def show_visit(self, visit: Visit, *, offline: bool) -> None:
         self._visit, self._offline, self._busy, self._failed = visit, offline, False, False
@@ -257,6 +272,7 @@ class ReviewScreen(QWidget):
         self.back_button.setText(text("review_change", lang))
         self.heading.set_plain_text(text("review_heading", lang))
         self.submit_button.setText(text("review_submit", lang))
+        self.call_button.setText(text("call_ask_agent", lang))
         self.offline_note.set_plain_text(text("review_offline", lang))
         self._fill()
 
@@ -272,6 +288,7 @@ class ReviewScreen(QWidget):
         self.offline_note.setVisible(self._offline)
         self.submit_button.setEnabled(not self._busy)
         self.back_button.setEnabled(not self._busy)
+        self.call_button.setEnabled(not self._busy)
         if self._busy:
             self.status.set_plain_text(text("submitting", lang))
         elif self._failed:
@@ -324,8 +341,7 @@ class DoneScreen(QWidget):
 
         # What to read scrolls; the rating and the finish button always show.
         content, body = _column()
-        for part in (self.heading, self.reference, self.receipt, self.next_title,
-                     self.next_steps):
+        for part in (self.heading, self.reference, self.receipt, self.next_title, self.next_steps):
             body.addWidget(part)
         body.addStretch(1)
         layout = _page(self)
@@ -484,10 +500,11 @@ class MyApplicationsScreen(QWidget):
             self._rows.append(row)
         for row, view in zip(self._rows, shown, strict=False):
             name = view.item_name_en if lang == "en" and view.item_name_en else view.item_name_zh
-            row.set_texts(name, text("mine_row", lang, reference=view.reference,
-                                     state=state_text(view, lang)))
+            row.set_texts(
+                name, text("mine_row", lang, reference=view.reference, state=state_text(view, lang))
+            )
             row.show()
-        for row in self._rows[len(shown):]:
+        for row in self._rows[len(shown) :]:
             row.set_texts("", "")
             row.hide()
         opened = self._opened
@@ -495,8 +512,11 @@ class MyApplicationsScreen(QWidget):
         self.note.setVisible(bool(shown) and opened is None)  # room for the opened one
         lines = []
         if opened is not None:
-            lines.append(text("mine_opened", lang, reference=opened.reference,
-                              state=state_text(opened, lang)))
+            lines.append(
+                text(
+                    "mine_opened", lang, reference=opened.reference, state=state_text(opened, lang)
+                )
+            )
         if self._slip:
             lines.append(text(self._slip, lang))
         self.detail.set_plain_text("\n".join(lines))
