@@ -543,7 +543,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "call_capture_failed": ("没有拍好，请再拍一次。", "It could not be taken: please try again."),
     "call_take_now": ("直接拍下", "Take it now"),
     "call_take_photo": ("拍照", "Take photo"),
-    "call_send": ("发送给坐席", "Send to the agent"),
+    "call_send": ("发送", "Send"),
     "call_retake": ("重拍", "Retake"),
     "call_capture_cancel": ("不拍了", "Not now"),
     "call_decision_accepted": ("坐席已受理您的申请。", "The agent has accepted your application."),

@@ -1,6 +1,7 @@
-"""Every screen of a visit against the ageing-friendly floor, on the simulated kit, at
-1920×1080 and 1366×768, in Chinese and English, with normal and large text; and a
-screenshot of each, saved to build/screenshots/screens/ (named in the README) to look at.
+"""Every screen of a visit (the video call's among them) against the ageing-friendly
+floor, on the simulated kit, at 1920×1080 and 1366×768, in Chinese and English, with
+normal and large text; and a screenshot of each, saved to build/screenshots/screens/
+(named in the README) to look at.
 
 The checks are those of test_ageing_floor.py (`settled`): touch targets, text sizes, no
 text cut off, glyphs in the shipped font, the content fits the window."""
@@ -16,11 +17,14 @@ from pytestqt.qtbot import QtBot
 from kiosk.core.applications import ApplicationView, State
 from kiosk.devices.card.errors import CardRemoved
 from kiosk.devices.card.simulator import sample_identity
+from kiosk.remote.events import CallState, CaptureAsked, ChatLine, DecisionMade
 from kiosk.sync.service import SyncStatus
+from kiosk.ui.screens.call import CaptureStep
 from kiosk.ui.screens.capture import Step
 from kiosk.ui.screens.staff import Section
 from kiosk.ui.strings import LANGUAGES
 from kiosk.ui.window import MainWindow
+from tests.ui.fake_calls import FakeCalls
 from tests.ui.kit import MakeKiosk
 from tests.ui.test_ageing_floor import SIZES, settled
 
@@ -32,17 +36,46 @@ ONLINE = SyncStatus(True, "http://district", True, 0, 0, 0, None, None, None)
 def views() -> list[ApplicationView]:
     long_reason = "材料不全：请补交户口簿复印件，并由本人到街道社区事务受理服务中心窗口核验原件"
     return [
-        ApplicationView("a", "DEMO01-20261124-0001", "HJ-0001", "居住证卡片补领",
-                        "Replacing a lost residence permit card", State.QUEUED, None, 2),
-        ApplicationView("b", "DEMO01-20261120-0003", "YB-0002", "医保关系转移接续",
-                        "Transferring medical insurance to or from another city",
-                        State.REJECTED, long_reason, 1),
-        ApplicationView("c", "DEMO01-20261101-0002", "YL-0001", "老年照护需求评估申请",
-                        "Applying for a long-term care needs assessment",
-                        State.READY_FOR_PICKUP, None, 3),
-        ApplicationView("d", "DEMO01-20261028-0004", "HJ-0001", "居住证卡片补领",
-                        "Replacing a lost residence permit card", State.NEEDS_MORE,
-                        "请补交近期一寸免冠照片两张，并带上户口簿原件核验", 1),
+        ApplicationView(
+            "a",
+            "DEMO01-20261124-0001",
+            "HJ-0001",
+            "居住证卡片补领",
+            "Replacing a lost residence permit card",
+            State.QUEUED,
+            None,
+            2,
+        ),
+        ApplicationView(
+            "b",
+            "DEMO01-20261120-0003",
+            "YB-0002",
+            "医保关系转移接续",
+            "Transferring medical insurance to or from another city",
+            State.REJECTED,
+            long_reason,
+            1,
+        ),
+        ApplicationView(
+            "c",
+            "DEMO01-20261101-0002",
+            "YL-0001",
+            "老年照护需求评估申请",
+            "Applying for a long-term care needs assessment",
+            State.READY_FOR_PICKUP,
+            None,
+            3,
+        ),
+        ApplicationView(
+            "d",
+            "DEMO01-20261028-0004",
+            "HJ-0001",
+            "居住证卡片补领",
+            "Replacing a lost residence permit card",
+            State.NEEDS_MORE,
+            "请补交近期一寸免冠照片两张，并带上户口簿原件核验",
+            1,
+        ),
     ]
 
 
@@ -108,6 +141,7 @@ def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
     yield "my applications, its slip printing"
     window.mine_screen.show_views([])
     yield "my applications, none"
+    yield from call_states(qtbot, window)
     window.wipe()
     capture = window.capture_screen
     capture.begin_pages(window._kit.document_camera.frames, ["户口簿", "家庭收入证明"])
@@ -134,6 +168,55 @@ def visit_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
         qtbot.waitUntil(lambda: not tasks.pending)  # each section reads on a worker
         yield f"staff {section.value}"
     window.end_visit()
+
+
+def call_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
+    """The video call's screens (kiosk/ui/screens/call.py, callback.py), with a call
+    client at the UI boundary reporting the real events."""
+    catalog = window.catalog
+    assert catalog is not None
+    calls = FakeCalls(window.bridge)
+    window._kit.calls = calls
+    screen = window.call_screen
+
+    def state(wanted: CallState, **details: object) -> None:
+        calls.state(wanted, **details)
+        qtbot.waitUntil(lambda: screen.state is wanted)
+
+    window.wipe()
+    window.visit.item = catalog.get("MZ-0001")
+    window.start_call("guide")
+    yield "call, asking"
+    state(CallState.WAITING, position=4, wait_s=420)
+    yield "call, waiting"
+    state(CallState.CONNECTING, agent="王坐席")
+    yield "call, connecting"
+    state(CallState.CONNECTED, agent="王坐席")
+    calls.agent_picture()
+    words = "您好，请把身份证正面对准镜头，我帮您看一下材料是否齐全。"
+    calls.emit(ChatLine(calls.call, words, "agent"))
+    qtbot.waitUntil(lambda: bool(screen.chat_lines))
+    yield "call, connected, a chat line"
+    calls.emit(CaptureAsked(calls.call, "r1", "page", "请把家庭收入证明放在高拍仪下面"))
+    qtbot.waitUntil(lambda: screen.capture_step is CaptureStep.LIVE)
+    yield "call, a page asked for"
+    qtbot.waitUntil(lambda: screen.capture_step is CaptureStep.REVIEW, timeout=60_000)
+    yield "call, the page to check"
+    screen._cancel_capture()
+    calls.emit(DecisionMade(calls.call, "app-1", "needs_more", "请补交户口簿复印件"))
+    qtbot.waitUntil(lambda: screen.decision.isVisible())
+    yield "call, the agent asks for more"
+    screen.end_call()
+    yield "call, ended"
+    window.start_call("guide")
+    state(CallState.UNAVAILABLE, reason="no_agents")
+    yield "call, unavailable"
+    window.show_callback()
+    yield "call-back form"
+    for digit in "0101234":
+        window.callback_screen.press(digit)
+    window.callback_screen.submit()
+    yield "call-back form, a number refused"
 
 
 @pytest.mark.parametrize("large_text", [False, True], ids=["normal-text", "large-text"])

@@ -60,7 +60,7 @@ PREFERRED_KEYS: dict[Preferred, str] = {
 }
 assert set(PREFERRED_KEYS) == set(PREFERRED)
 MAX_DIGITS = 12
-KEY_SIZE_PX = (96, 80)
+KEY_WIDTH_PX = 110  # the keys share the height they are given, never below a target's
 
 
 def spaced(digits: str) -> str:
@@ -135,26 +135,29 @@ class CallbackScreen(QWidget):
         column = QVBoxLayout(content)
         column.setContentsMargins(0, 0, theme.SPACING_PX, 0)
         column.setSpacing(theme.SPACING_PX)
-        for part in (self.item_line, self.phone_prompt, self.phone, self.when_prompt):
+        # The notice under the number: what it says is mostly about the number.
+        for part in (self.item_line, self.phone_prompt, self.phone, self.status, self.when_prompt):
             column.addWidget(part)
         column.addLayout(times)
-        column.addWidget(self.status)
         column.addStretch(1)
 
         header = QHBoxLayout()
         header.setSpacing(theme.SPACING_PX)
         header.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignTop)
         header.addWidget(self.heading, 1)
-        pad = QVBoxLayout()
-        pad.setSpacing(theme.SPACING_PX)
-        pad.addLayout(keypad)
-        pad.addStretch(1)
-        pad.addWidget(self.submit_button)
-        pad.addWidget(self.done_button)
+        actions = QHBoxLayout()
+        actions.setSpacing(theme.SPACING_PX)
+        actions.addWidget(self.submit_button)
+        actions.addWidget(self.done_button)
+        actions.addStretch(1)
+        form = QVBoxLayout()
+        form.setSpacing(theme.SPACING_PX)
+        form.addWidget(touch_scroll_area(content), 1)
+        form.addLayout(actions)
         body = QHBoxLayout()
         body.setSpacing(theme.SPACING_PX * 2)
-        body.addWidget(touch_scroll_area(content), 1)
-        body.addLayout(pad)
+        body.addLayout(form, 1)
+        body.addLayout(keypad)
         layout = QVBoxLayout(self)
         margin = theme.PAGE_MARGIN_PX
         layout.setContentsMargins(margin, margin, margin, margin)
@@ -165,8 +168,8 @@ class CallbackScreen(QWidget):
 
     def _key(self) -> QPushButton:
         key = button()
-        key.setMinimumSize(*KEY_SIZE_PX)
-        key.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        key.setMinimumSize(KEY_WIDTH_PX, theme.TARGET_PX)
+        key.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         return key
 
     def _digit(self, digit: str) -> QPushButton:
