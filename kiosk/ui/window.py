@@ -662,10 +662,7 @@ class MainWindow(QMainWindow):
     def _call_materials(self) -> list[Any]:
         from kiosk.ui.screens.call import Material
 
-        return [
-            Material(bytes(c.content), c.media_type, _material_label(c))
-            for c in self.visit.captures
-        ]
+        return [Material(bytes(c.content), _material_label(c)) for c in self.visit.captures]
 
     def _call_event(self, event: Any) -> None:
         if self._call is not None:

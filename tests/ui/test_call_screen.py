@@ -195,6 +195,44 @@ def test_the_agent_asks_for_a_page_and_it_joins_the_visit(
     assert text("call_capture_sent", "zh") in said(kiosk)
 
 
+def test_the_card_held_to_the_camera_is_taken_by_itself(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk, calls = calling(make_kiosk, camera_scenes=("card",))
+    window = kiosk.window
+    from_guide(qtbot, kiosk)
+    screen = window.call_screen
+    connected(qtbot, kiosk, calls)
+    calls.emit(CaptureAsked(calls.call, "req-3", "card", "请把医保卡正面对准镜头"))
+    qtbot.waitUntil(lambda: screen.capture_step is CaptureStep.REVIEW, timeout=CAPTURE_WAIT_MS)
+    press(qtbot, screen.send_button)
+    assert [(c.request, c.kind) for c in calls.captures] == [("req-3", "card")]
+    assert [c.kind for c in window.visit.captures] == ["card"]
+
+
+def test_what_the_visit_captured_goes_to_the_agent_when_the_call_connects(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk, calls = calling(make_kiosk)
+    window = kiosk.window
+    window.visit.add(b"\x89PNG card face", media_type="image/png", kind="card")
+    window.visit.add(b"\xff\xd8 a page", media_type="image/jpeg", kind="page", label="户口簿")
+    from_guide(qtbot, kiosk)
+    calls.state(CallState.CONNECTING, agent="王坐席")
+    qtbot.wait(200)
+    assert calls.captures == []  # not before the agent is on
+    connected(qtbot, kiosk, calls)
+    qtbot.waitUntil(lambda: len(calls.captures) == 2, timeout=WAIT_MS)
+    assert [(c.request, c.kind, c.label, c.content) for c in calls.captures] == [
+        ("", "material", "card", b"\x89PNG card face"),
+        ("", "material", "户口簿", b"\xff\xd8 a page"),
+    ]
+    calls.state(CallState.CONNECTING, agent="王坐席")  # a lost path, offered again
+    connected(qtbot, kiosk, calls)
+    qtbot.wait(200)
+    assert len(calls.captures) == 2  # once per call
+
+
 def test_a_photo_for_the_agent_is_taken_at_the_residents_word(
     qtbot: QtBot, make_kiosk: MakeKiosk
 ) -> None:

@@ -150,7 +150,6 @@ class Material:
     """One of the visit's captures, to show the agent when the call connects."""
 
     content: bytes
-    media_type: str
     label: str
 
 
@@ -179,18 +178,6 @@ def card_shot(watcher: CardWatcher, image: np.ndarray) -> Shot | None:
 def whole_picture(image: np.ndarray) -> Shot:
     """The camera's whole picture, taken at the resident's word."""
     return Shot(image, encode_jpeg(image, PAGE_JPEG_QUALITY))
-
-
-def as_jpeg(material: Material) -> bytes:
-    """A material as JPEG (the card face is kept as PNG)."""
-    if material.media_type == "image/jpeg":
-        return material.content
-    import cv2
-
-    image = cv2.imdecode(np.frombuffer(material.content, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("a material could not be decoded")
-    return encode_jpeg(image, PAGE_JPEG_QUALITY)
 
 
 # -- the widgets -------------------------------------------------------------------------
@@ -843,14 +830,16 @@ class CallScreen(QWidget):
         self.spoken.emit(text("call_capture_sent", self._lang))
 
     def _send_materials(self) -> None:
-        """What the visit captured before the call, to the agent (once, on a worker)."""
+        """What the visit captured before the call, to the agent (once; on a worker, as
+        each is base64-encoded into its message there). PNG (the card face) and JPEG
+        both go as they are."""
         client, materials = self._client, self._materials()
         if client is None or not materials:
             return
 
         def send() -> None:
             for material in materials:
-                client.send_capture("", "material", as_jpeg(material), material.label)
+                client.send_capture("", "material", material.content, material.label)
 
         def failed(error: BaseException) -> None:
             logger.error("the visit's materials did not reach the call: %s", type(error).__name__)

@@ -85,7 +85,7 @@ class GuideScreen(QWidget):
         self.apply_button = button(ButtonKind.PRIMARY)
         self.apply_button.clicked.connect(self._apply)
         self.apply_button.hide()
-        self.call_button = button(ButtonKind.PRIMARY)
+        self.call_button = button()  # beside "Apply here", less tall: the heading keeps its room
         self.call_button.clicked.connect(self._call)
         self.call_button.hide()
         self.heading = WrappedLabel(TextRole.HEADING)
@@ -135,7 +135,7 @@ class GuideScreen(QWidget):
         actions = QHBoxLayout()
         actions.setSpacing(theme.SPACING_PX * 2)
         actions.addStretch(1)
-        actions.addWidget(self.call_button)
+        actions.addWidget(self.call_button, 0, Qt.AlignmentFlag.AlignVCenter)
         actions.addWidget(self.apply_button)
         actions.addStretch(1)
         layout.addLayout(actions)
