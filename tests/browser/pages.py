@@ -33,6 +33,7 @@ PAGES = (
     Page("agent", "/console/inbox", "inbox"),
     Page("agent", "/console/inbox?sort=oldest&state=submitted", "inbox-filtered"),
     Page("agent", "/console/applications/{application}", "application"),
+    Page("agent", "/console/call", "call-desk"),
     Page("agent", "/console/password", "password"),
     Page("agent", "/console/stations", "forbidden", 403),
     Page("agent", "/console/applications/00000000-0000-4000-8000-000000000000", "not-found", 404),
