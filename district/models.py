@@ -432,3 +432,28 @@ class CallCapture(Base):
     media_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CallbackRequest(Base):
+    """A call-back request a resident left at a station when no agent could take their
+    call (`district.callbacks`): the number to call (`phone_sealed`, sealed with the server
+    key: personal data), the item and its title as the kiosk showed it, when they would
+    like the call (today, tomorrow_am, tomorrow_pm, from `requested_at`, the kiosk's
+    clock), and whether an agent has answered it: `state` open → done, by whom
+    (`done_by`) and when. The id is the kiosk's UUID, so a repeated upload changes
+    nothing."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (Index("ix_callback_requests_state_requested", "state", "requested_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    item_code: Mapped[str] = mapped_column(String(16))
+    item_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    phone_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    preferred: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the kiosk's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(8), default="open", server_default="open")
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
