@@ -46,6 +46,7 @@ from district import (
     accounts,
     applications,
     audit,
+    callbacks,
     catalogs,
     console,
     signaling,
@@ -68,6 +69,7 @@ from kiosk.sync.wire import (
     BlobCheck,
     BlobCheckAnswer,
     BundleAnswer,
+    CallbackBatch,
     CatalogAnswer,
     ChangesAnswer,
     EnrollAnswer,
@@ -353,6 +355,30 @@ def _routes(app: FastAPI) -> None:
         return _json(answer)
 
     @app.post(
+        f"{API}/callbacks:batch",
+        tags=["upload"],
+        summary="Upload a batch of call-back requests (one transaction, a verdict per item)",
+        openapi_extra={**_SECURITY, **_body(CallbackBatch)},
+        responses=_signed_docs(
+            {
+                200: _model_doc(BatchAnswer, "one verdict per call-back request, in order"),
+                413: _problem_doc("body too large"),
+                422: _problem_doc("not a batch of readable call-back requests"),
+            }
+        ),
+    )
+    async def upload_callbacks(request: Request) -> Response:
+        db = _db(request)
+        answer = await _signed(
+            request,
+            MAX_BODY_BYTES,
+            lambda connection, station, body, _digest: callbacks.upload_callbacks(
+                db, connection, station, body
+            ),
+        )
+        return _json(answer)
+
+    @app.post(
         f"{API}/station:report",
         tags=["upload"],
         summary="The station's health report (kept as its newest, with its last contact)",
@@ -613,6 +639,7 @@ _EXTRA_MODELS: tuple[type[BaseModel], ...] = (
     BlobCheck,
     UploadBatch,
     RatingBatch,
+    CallbackBatch,
     StationReport,
     Problem,
 )
