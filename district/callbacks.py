@@ -248,19 +248,23 @@ def mark_done(connection: Connection, callback_id: str, *, user_id: int) -> date
 
 def _selected() -> Select[Any]:
     return (
-        select(CallbackRequest, Station.code, Station.name, User.name.label("agent"))
+        select(
+            CallbackRequest.__table__,
+            Station.code.label("station_code"),
+            Station.name.label("station_name"),
+            User.name.label("agent"),
+        )
         .join(Station, Station.id == CallbackRequest.station_id)
         .outerjoin(User, User.id == CallbackRequest.done_by)
     )
 
 
-def _view(vault: Vault, found: Row[Any]) -> CallbackView:
-    row: CallbackRequest = found[0]
+def _view(vault: Vault, row: Row[Any]) -> CallbackView:
     number = vault.open(row.phone_sealed, phone_context(row.id)).decode()
     return CallbackView(
         id=row.id,
-        station_code=found.code,
-        station_name=found.name,
+        station_code=row.station_code,
+        station_name=row.station_name,
         item_code=row.item_code,
         item_title=row.item_title,
         phone_masked=mask(number),
@@ -268,6 +272,6 @@ def _view(vault: Vault, found: Row[Any]) -> CallbackView:
         requested_at=row.requested_at,
         received_at=row.received_at,
         state=row.state,
-        done_by=found.agent,
+        done_by=row.agent,
         done_at=row.done_at,
     )

@@ -9,6 +9,7 @@ the security headers and the console's error pages. One module per area:
 - `signin`: sign-in, TOTP, sign-out, password, language;
 - `inbox`: the agents' inbox and one application (materials, reveals, decisions);
 - `call_desk`: the agents' video calls with the stations (`static/call.js`);
+- `callbacks`: the call-back requests residents left when no agent could take a call;
 - `stations`, `users`, `catalog`, `reports`, `audit_pages`: the admin, supervisor and
   auditor pages.
 
@@ -76,6 +77,7 @@ def mount(app: FastAPI) -> None:
         application,
         audit_pages,
         call_desk,
+        callbacks,
         calls,
         catalog,
         inbox,
@@ -90,6 +92,7 @@ def mount(app: FastAPI) -> None:
         inbox,
         application,
         call_desk,
+        callbacks,
         calls,
         stations,
         users,

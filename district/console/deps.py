@@ -202,6 +202,7 @@ ENVIRONMENT = _environment()
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("nav_inbox", f"{CONSOLE}/inbox", ("agent", "supervisor")),
     ("nav_calls", f"{CONSOLE}/call", ("agent", "supervisor")),
+    ("nav_callbacks", f"{CONSOLE}/callbacks", ("agent", "supervisor")),
     ("nav_stations", f"{CONSOLE}/stations", ("admin", "supervisor")),
     ("nav_users", f"{CONSOLE}/users", ("admin", "supervisor")),
     ("nav_catalog", f"{CONSOLE}/catalog", ("admin",)),
@@ -215,6 +216,12 @@ HOME_OF_ROLE = {
     "admin": f"{CONSOLE}/stations",
     "auditor": f"{CONSOLE}/audit",
 }
+
+
+def _under(path: str, href: str) -> bool:
+    """Whether `path` is the page `href` or one below it (/console/call is not
+    /console/callbacks)."""
+    return path == href or path.startswith(href.rstrip("/") + "/")
 
 
 def render(
@@ -242,7 +249,7 @@ def render(
     nav = []
     if viewer is not None and not viewer.session.pending:
         nav = [
-            {"label": t(key), "href": href, "current": request.url.path.startswith(href)}
+            {"label": t(key), "href": href, "current": _under(request.url.path, href)}
             for key, href, roles in NAV
             if viewer.role in roles
         ]

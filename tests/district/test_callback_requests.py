@@ -7,21 +7,26 @@ and when, once. (Through the real kiosk sync client: tests/district/test_callbac
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from district import audit
 from district.callbacks import phone_context
 from district.db import Database
-from district.models import CallbackRequest
+from district.models import CallbackRequest, Station, User
 from district.stations import revoke
 from kiosk.sync.wire import MAX_CALLBACKS, MAX_ITEM_TITLE
+from tests.district.browsing import sign_in
 from tests.district.conftest import ITEM, Kiosk, MakeStation
 from tests.district.conftest import snapshot as all_rows
 from tests.personal import LANDLINE, PHONE
@@ -282,3 +287,148 @@ def test_hostile_batches_store_all_or_nothing_and_never_echo_a_number(
             assert number_of(db, item["id"]) == item["phone"]
         elif result["reason"] == "unknown_item":
             assert item["id"] not in held
+
+
+# -- the console ---------------------------------------------------------------------------
+
+
+def grouped(db: Database, make_station: MakeStation, name: str, code: str, group: str) -> Kiosk:
+    station = make_station(name, code=code)
+    with db.write() as connection:
+        connection.execute(
+            update(Station).where(Station.id == station.station_id).values(station_group=group)
+        )
+    return station
+
+
+@pytest.fixture
+def groups(db: Database, make_station: MakeStation, catalog: object) -> tuple[Kiosk, Kiosk]:
+    return (
+        grouped(db, make_station, "一号站", "CB0001", "g1"),
+        grouped(db, make_station, "二号站", "CB0002", "g2"),
+    )
+
+
+def audit_entries(db: Database, record: str) -> list[dict[str, Any]]:
+    return audit.entries(db, record=record)
+
+
+def test_agents_see_their_groups_requests_oldest_first_masked(
+    client: TestClient, db: Database, groups: tuple[Kiosk, Kiosk]
+) -> None:
+    first, second = groups
+    newer = callback(requested_at=datetime(2026, 12, 6, 15, 0, tzinfo=UTC).isoformat())
+    older = callback(phone=LANDLINE, preferred="today", item_title="老年人优待证办理")
+    send(first, newer, older)
+    theirs = callback(phone="13900001111", item_title="二号站的事项")
+    send(second, theirs)
+    agent = sign_in(client, db, "agent", name="cb-agent-g1", station_group="g1")
+    page = agent.get("/console/callbacks")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert html.index(f"cb-{older['id']}") < html.index(f"cb-{newer['id']}")
+    assert "0755****5678" in html and "138****5678" in html
+    assert "老年人优待证办理" in html and "一号站" in html and "明天上午" in html
+    assert PHONE not in html and LANDLINE not in html
+    assert theirs["id"] not in html and "二号站" not in html and "13900001111" not in html
+    other = sign_in(client, db, "supervisor", name="cb-supervisor-g2", station_group="g2")
+    seen = other.get("/console/callbacks").text
+    assert theirs["id"] in seen and "139****1111" in seen
+    assert older["id"] not in seen and "一号站" not in seen
+
+
+def test_another_groups_request_is_not_found(
+    client: TestClient, db: Database, groups: tuple[Kiosk, Kiosk]
+) -> None:
+    first, _ = groups
+    sent = callback()
+    send(first, sent)
+    stranger = sign_in(client, db, "agent", name="cb-agent-g2", station_group="g2")
+    before = snapshot(db)
+    for action, form in (("reveal", {"reason": "callback"}), ("done", {})):
+        answer = stranger.post(f"/console/callbacks/{sent['id']}/{action}", form)
+        assert answer.status_code == 404, answer.text
+        assert PHONE not in answer.text and "138****5678" not in answer.text
+    assert stranger.post("/console/callbacks/not-a-request/done").status_code == 404
+    after = snapshot(db)
+    assert after["callback_requests"] == before["callback_requests"]
+    assert after["audit_log"] == before["audit_log"]
+    assert after["access_grants"] == before["access_grants"]
+
+
+def test_revealing_a_number_needs_a_reason_and_is_audited(
+    client: TestClient, db: Database, groups: tuple[Kiosk, Kiosk]
+) -> None:
+    first, _ = groups
+    sent = callback()
+    send(first, sent)
+    agent = sign_in(client, db, "agent", name="cb-agent-g1", station_group="g1")
+    colleague = sign_in(client, db, "agent", name="cb-colleague-g1", station_group="g1")
+    url = f"/console/callbacks/{sent['id']}/reveal"
+    assert agent.post(url, {"reason": "curiosity"}).status_code == 400
+    assert agent.post(url, {"reason": "callback"}, csrf=None).status_code == 403
+    assert audit_entries(db, f"callback:{sent['id']}") == []
+    answer = agent.post(url, {"reason": "callback"})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/console/callbacks#cb-{sent['id']}"
+    page = agent.get("/console/callbacks").text
+    assert f'href="tel:{PHONE}"' in page
+    assert PHONE not in colleague.get("/console/callbacks").text  # the grant is the session's
+    [entry] = audit_entries(db, f"callback:{sent['id']}")
+    assert (entry["account"], entry["action"], entry["detail"]) == (
+        "cb-agent-g1",
+        audit.IDENTITY_REVEALED,
+        "callback",
+    )
+    assert PHONE not in json.dumps(audit.entries(db), default=str)
+
+
+def test_done_keeps_who_and_when_once(
+    client: TestClient, db: Database, groups: tuple[Kiosk, Kiosk]
+) -> None:
+    first, _ = groups
+    sent, other = callback(), callback()
+    send(first, sent, other)
+    agent = sign_in(client, db, "agent", name="cb-agent-g1", station_group="g1")
+    supervisor = sign_in(client, db, "supervisor", name="cb-supervisor-g1", station_group="g1")
+    stale = supervisor.get("/console/callbacks")
+    assert stale.status_code == 200
+    answer = agent.post(f"/console/callbacks/{sent['id']}/done")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/callbacks?done=1"
+    row = stored(db)[sent["id"]]
+    assert row.state == "done" and row.done_at is not None
+    assert row.done_at > datetime.now(UTC) - timedelta(minutes=5)
+    with db.read() as connection:
+        agent_id = connection.scalar(select(User.id).where(User.name == "cb-agent-g1"))
+    assert row.done_by == agent_id
+    [entry] = audit_entries(db, f"callback:{sent['id']}")
+    assert (entry["action"], entry["detail"]) == (audit.DECISION, "done")
+    page = agent.get("/console/callbacks?done=1").text
+    assert "已标记为已回电" in page
+    assert f"cb-{sent['id']}" not in page and f"cb-{other['id']}" in page
+    recent = page[page.index("最近已回电") :]
+    assert "cb-agent-g1" in recent and "138****5678" in recent
+    # the supervisor's page was from before: their "done" finds it marked, and says so
+    before = snapshot(db)
+    late = supervisor.post(f"/console/callbacks/{sent['id']}/done")
+    assert late.status_code == 409
+    assert "其他人已处理" in late.text
+    assert snapshot(db)["callback_requests"] == before["callback_requests"]
+    assert stored(db)[sent["id"]].done_by == agent_id
+    # a repeated upload of it leaves it done
+    assert send(first, sent).json()["results"][0]["verdict"] == "accepted"
+    assert stored(db)[sent["id"]].state == "done"
+
+
+def test_the_page_is_for_agents_and_supervisors_only(
+    client: TestClient, db: Database, groups: tuple[Kiosk, Kiosk]
+) -> None:
+    for role in ("admin", "auditor"):
+        person = sign_in(client, db, role, name=f"cb-{role}")
+        assert person.get("/console/callbacks").status_code == 403
+        assert "/console/callbacks" not in person.get("/console/password").text
+    agent = sign_in(client, db, "agent", name="cb-agent-nav", station_group="g1")
+    html = agent.get("/console/callbacks").text
+    assert re.search(r'href="/console/callbacks"[^>]*aria-current', html), "not the current page"
+    assert not re.search(r'href="/console/call"[^>]*aria-current', html)

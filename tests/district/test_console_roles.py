@@ -16,6 +16,7 @@ of group g1 and of g2; an admin; an auditor), with the path naming g1's records:
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/console/inbox"): Rule(AGENTS),
     ("GET", "/console/call"): Rule(AGENTS),
     ("GET", "/console/calls/{call_id}/captures/{position}"): Rule(AGENTS, scoped=True),
+    ("GET", "/console/callbacks"): Rule(AGENTS),
+    ("POST", "/console/callbacks/{callback_id}/reveal"): Rule(AGENTS, scoped=True),
+    ("POST", "/console/callbacks/{callback_id}/done"): Rule(AGENTS, scoped=True),
     ("GET", "/console/api/applications"): Rule(AGENTS),
     ("GET", "/console/applications/{application_id}"): Rule(AGENTS, scoped=True),
     ("POST", "/console/applications/{application_id}/access"): Rule(AGENTS, scoped=True),
@@ -141,6 +145,13 @@ def world(client: TestClient, db: Database, make_station: MakeStation, catalog: 
     application = first.application(materials=[page], number=7)
     assert first.upload(application).status_code == 200
     second.upload(second.application(number=8))
+    request = {
+        "id": str(uuid.uuid4()), "phone": "13812345678", "item_code": "MI-001",
+        "item_title": "g1's call-back", "preferred": "today",
+        "requested_at": "2026-12-06T09:30:00+00:00",
+    }
+    answer = first.request("POST", "/v1/callbacks:batch", json={"callbacks": [request]})
+    assert answer.json()["results"][0]["verdict"] == "accepted"
     people: dict[str, Person | None] = {"nobody": None}
     for viewer in VIEWERS[1:]:
         role, _, group = viewer.partition("-")
@@ -149,11 +160,15 @@ def world(client: TestClient, db: Database, make_station: MakeStation, catalog: 
         "application_id": application["id"],
         "position": "1",
         "call_id": "00000000-0000-4000-8000-000000000000",  # a call's captures: own agent only
+        "callback_id": request["id"],
         "code": first.station_code,
         "name": "rl-agent-g1",
         "language": "en",
     }
-    return World(people, fill, [application["reference"], first.station_code, "rl-agent-g1"])
+    return World(
+        people, fill,
+        [application["reference"], first.station_code, "rl-agent-g1", "138****5678"],
+    )
 
 
 def _stable(db: Database) -> dict[str, Any]:
