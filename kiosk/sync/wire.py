@@ -74,10 +74,12 @@ Upload (blobs first, then the applications that refer to them)
                                     changes nothing (and leaves what agents did with it as
                                     it is); the same id with another number, item, time or
                                     preference, or from another station, is rejected
-                                    `conflict`. The phone number is personal data: sealed
-                                    at the district, never in a verdict's message. A body
-                                    that is not a batch of readable call-backs → 422
-                                    malformed.
+                                    `conflict`; an item code in no catalog the district
+                                    ever published, `unknown_item` (the kiosk keeps the
+                                    request, out of its queue). The phone number is
+                                    personal data: sealed at the district, never in a
+                                    verdict's message. A body that is not a batch of
+                                    readable call-backs → 422 malformed.
     POST /v1/station:report         StationReport → 204: the station's small health report
                                     (software and catalog versions, queue depth, rejected
                                     count, the five devices' state and last error code,
