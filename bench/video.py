@@ -84,16 +84,8 @@ class BenchFailure(RuntimeError):
 # -- the stamp --------------------------------------------------------------------------
 
 
-def stamp_now() -> int:
-    """The counter to draw now, as `kiosk call --stamp` draws it: wall-clock milliseconds
-    (kiosk.remote.stamp keeps them modulo 65536: 65 s, far more than any frame's age)."""
-    return int(time.time() * 1000) % stamp.MODULUS
-
-
-def age_ms(counter: int, seen_ms: float) -> float:
-    """Milliseconds from the frame stamped `counter` to wall-clock `seen_ms` (a stamp is
-    the millisecond it was drawn in: on average half a millisecond older than its start)."""
-    return (int(seen_ms) - counter) % stamp.MODULUS + 0.5
+# Both ends draw and read `stamp.clock()` (wall-clock time in 4 ms ticks, as `kiosk call
+# --stamp` draws it); a frame's age is `stamp.age_ms` (half a tick is the mean error).
 
 
 # The same reading in the agent's page (kiosk.remote.stamp's JavaScript): each frame the
@@ -105,22 +97,12 @@ const video = document.getElementById("remote-video");
 const canvas = document.createElement("canvas");
 const context = canvas.getContext("2d", { willReadFrequently: true });
 const seen = window.doorstepBench = { samples: [], unreadable: 0, first: null };
+const readStamp = STAMP_READER;
 const read = () => {
   const W = video.videoWidth, S = Math.floor(W / 40);
   if (canvas.width !== W) { canvas.width = W; canvas.height = 2 * S; }
   context.drawImage(video, 0, 0, W, 2 * S, 0, 0, W, 2 * S);
-  const d = context.getImageData(0, 0, W, 2 * S).data;
-  const lum = (i) => {
-    const x = S + i * S + (S >> 1), y = S + (S >> 1), p = (y * W + x) * 4;
-    return (d[p] + d[p + 1] + d[p + 2]) / 3; };
-  const hi = lum(0), lo = lum(1), mid = (hi + lo) / 2;
-  if (hi - lo < 64) return null;
-  let n = 0;
-  for (let b = 0; b < 16; b++) {
-    const bit = lum(2 + b) > mid, inv = lum(18 + b) > mid;
-    if (bit === inv) return null;
-    n = (n << 1) | (bit ? 1 : 0); }
-  return n;
+  return readStamp(context.getImageData(0, 0, W, 2 * S).data, W);
 };
 const onFrame = (now, metadata) => {
   const shown = performance.timeOrigin + (metadata.presentationTime || now);
@@ -130,7 +112,7 @@ const onFrame = (now, metadata) => {
   video.requestVideoFrameCallback(onFrame);
 };
 video.requestVideoFrameCallback(onFrame);
-"""
+""".replace("STAMP_READER", stamp.READ_JS)
 
 
 # -- the camera and the kiosk's track ---------------------------------------------------
@@ -168,7 +150,7 @@ class StampedCamera:
         while not self._stop.is_set():
             scene = self._scenes[(n // CAMERA_FPS) % len(self._scenes)]
             image = scene + (noise[n % len(noise)] - 128).astype(np.uint8)  # wraps: it's noise
-            stamp.draw(image, stamp_now())
+            stamp.draw(image, stamp.clock())
             self.slot.put(image)
             self.put += 1
             n += 1
@@ -266,7 +248,7 @@ async def measure_floor(seconds: float) -> Figures:
             if counter is None:
                 figures.unreadable += 1
                 continue
-            figures.glass_ms.append(age_ms(counter, decoded * 1000))
+            figures.glass_ms.append(stamp.age_ms(counter, decoded))
             samples.append((counter, decoded))
         figures.cpu_cores = (cpu_seconds() - window_cpu) / seconds
         figures.fps = frames_per_second(samples)
@@ -480,7 +462,7 @@ def _full_call(work: Path, seconds: float) -> Figures:
         window_end, cpu_end = time.time() * 1000, cpu_seconds(call.process.pid)
         seen = driver.execute_script("return window.doorstepBench")
         samples = [(c, at) for c, at in seen["samples"] if window_start <= at <= window_end]
-        figures.glass_ms = [age_ms(c, at) for c, at in samples]
+        figures.glass_ms = [stamp.age_ms(c, at / 1000) for c, at in samples]
         figures.fps = frames_per_second([(c, at / 1000) for c, at in samples])
         figures.cpu_cores = (cpu_end - cpu_start) / ((window_end - window_start) / 1000)
         figures.unreadable = int(seen["unreadable"])

@@ -108,7 +108,7 @@ register(
         "call_camera_off": ("关闭摄像头", "Camera off"),
         "call_camera_on": ("打开摄像头", "Camera on"),
         "call_end": ("结束通话", "End call"),
-        "call_end_confirm": ("确定结束本次通话？", "End this call?"),
+        "call_end_confirm": ("再按一次结束通话", "Press again to end the call"),
         "call_quality": ("通话质量", "Call quality"),
         "call_quality_1": ("很好", "excellent"),
         "call_quality_2": ("良好", "good"),
@@ -230,6 +230,7 @@ SCRIPT_TEXTS = tuple(
         "call_capture_card",
         "call_capture_page",
         "call_capture_photo",
+        "call_end",
         "call_end_confirm",
     )
 )

@@ -25,7 +25,7 @@
     pc: null,
     attempt: -1,
     local: null, // the agent's MediaStream (null: no camera or microphone)
-    localTried: false,
+    localAsked: null, // the promise of the agent's MediaStream
     framesShown: 0,
     lastFrameAt: 0,
     mediaReported: "",
@@ -157,9 +157,14 @@
 
   // -- the call ------------------------------------------------------------------------
 
-  async function localMedia() {
-    if (state.localTried) return state.local;
-    state.localTried = true;
+  // The agent's camera and microphone, asked for once per page (the first call starts the
+  // asking; the answer awaits the same promise, so it never answers without them while
+  // the browser is still opening them).
+  function localMedia() {
+    if (!state.localAsked) state.localAsked = openLocalMedia();
+    return state.localAsked;
+  }
+  async function openLocalMedia() {
     const tries = [{ video: true, audio: true }, { video: true }, { audio: true }];
     for (const constraints of tries) {
       try {
@@ -283,9 +288,21 @@
     status(fill(T.call_status_ended, { reason: T[`call_end_${reason}`] || reason }));
   }
 
-  $("end-call").addEventListener("click", () => {
+  // Ending takes a second press within END_ARM_MS (never window.confirm: a modal dialog
+  // stops the page's script, its pings with it, and the district would drop the call).
+  const END_ARM_MS = 4000;
+  let endArmed = 0;
+  const endButton = $("end-call");
+  const disarmEnd = () => { endArmed = 0; endButton.textContent = T.call_end; };
+  endButton.addEventListener("click", () => {
     if (!state.call) return;
-    if (!window.confirm(T.call_end_confirm)) return;
+    if (Date.now() - endArmed > END_ARM_MS) {
+      endArmed = Date.now();
+      endButton.textContent = T.call_end_confirm;
+      setTimeout(() => { if (Date.now() - endArmed >= END_ARM_MS) disarmEnd(); }, END_ARM_MS);
+      return;
+    }
+    disarmEnd();
     send({ type: "end", call: state.call.call, reason: "agent" });
     endLocally("agent");
   });

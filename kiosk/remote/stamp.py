@@ -25,19 +25,8 @@ JavaScript `Math.floor(Date.now() / 4) % 65536`, 262 s before it wraps): the rea
 clock at decoding minus the stamp is the frame's age (`age_ms`), both ends on one machine's
 clock. `kiosk call --stamp` draws it into every frame it sends.
 
-In JavaScript, with `d = ctx.getImageData(0, 0, W, H).data`:
-
-    const S = Math.floor(W / 40), lum = (i) => {
-      const x = S + i * S + (S >> 1), y = S + (S >> 1), p = (y * W + x) * 4;
-      return (d[p] + d[p + 1] + d[p + 2]) / 3; };
-    const hi = lum(0), lo = lum(1), mid = (hi + lo) / 2;
-    if (hi - lo < 64) return null;
-    let n = 0;
-    for (let b = 0; b < 16; b++) {
-      const bit = lum(2 + b) > mid, inv = lum(18 + b) > mid;
-      if (bit === inv) return null;
-      n = (n << 1) | (bit ? 1 : 0); }
-    return n;
+In JavaScript the same reading is `READ_JS`: a function of a canvas's pixels and width,
+which the browser tests and `bench/video.py` put into the agent's page.
 """
 
 from __future__ import annotations
@@ -51,6 +40,24 @@ CELLS = 2 + 2 * BITS
 MODULUS = 1 << BITS
 MIN_CONTRAST = 64
 TICK_MS = 4  # the clock's counter counts 4 ms ticks
+
+#: `read` in JavaScript: `(d, W) => counter or null`, `d` the RGBA pixels of the frame's
+#: top rows (`ctx.getImageData(0, 0, W, 2 * S).data`, S = floor(W / 40)), `W` its width;
+#: the centre pixel of each cell, which suffices at any bitrate a call reaches.
+READ_JS = """(d, W) => {
+  const S = Math.floor(W / 40);
+  const lum = (i) => {
+    const x = S + i * S + (S >> 1), y = S + (S >> 1), p = (y * W + x) * 4;
+    return (d[p] + d[p + 1] + d[p + 2]) / 3; };
+  const hi = lum(0), lo = lum(1), mid = (hi + lo) / 2;
+  if (hi - lo < 64) return null;
+  let n = 0;
+  for (let b = 0; b < 16; b++) {
+    const bit = lum(2 + b) > mid, inv = lum(18 + b) > mid;
+    if (bit === inv) return null;
+    n = (n << 1) | (bit ? 1 : 0); }
+  return n;
+}"""
 
 
 def clock(now_s: float | None = None) -> int:
