@@ -68,12 +68,14 @@ import statistics
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, event, func, or_, select, text, update
 
+from district import audit
 from district.db import Database
+from district.errors import NotFound, Refused
 from district.models import (
     AgentPresence,
     Blob,
@@ -85,6 +87,7 @@ from district.models import (
 )
 from district.turn import TurnSettings, ice_for_call
 from district.uploads import blob_context
+from kiosk.core.catalog import Category
 from kiosk.remote import protocol
 
 WAITING, ACTIVE, ENDED = "waiting", "active", "ended"
@@ -620,6 +623,49 @@ def skills_of(connection: Connection) -> dict[int, list[str]]:
         row.user_id: list(row.skills or ())
         for row in connection.execute(select(AgentPresence.user_id, AgentPresence.skills))
     }
+
+
+def set_agent_skills(
+    db: Database, name: str, categories: list[str], *, by: str = audit.COMMAND_LINE
+) -> list[str]:
+    """Give the agent or supervisor `name` these skills (`district user skills --set`):
+    each a category of the catalog (`kiosk.core.catalog.Category`); audited as a change of
+    the account."""
+    with db.write() as connection:
+        user = connection.execute(select(User).where(User.name == name)).first()
+        if user is None:
+            raise NotFound(f"no account {name!r}")
+        if user.role not in CALL_ROLES:
+            raise Refused(f"{name} is an {user.role}: only agents and supervisors take calls")
+        known = {category.value for category in Category}
+        unknown = sorted({c.strip() for c in categories} - known - {""})
+        if unknown:
+            raise Refused(
+                f"not a category of the catalog: {', '.join(unknown)}"
+                f" (the categories: {', '.join(c.value for c in Category)})"
+            )
+        try:
+            set_skills(db, connection, user.id, categories, datetime.now(UTC))
+        except CallRefused as refused:
+            raise Refused(refused.message) from None
+        audit.append(
+            db, connection, account=by, address="", action=audit.USER_CHANGED,
+            record=f"user:{name}", detail="skills",
+        )  # fmt: skip
+        return skills_of(connection).get(user.id, [])
+
+
+def agent_skills(db: Database, name: str) -> list[str]:
+    with db.read() as connection:
+        user = connection.execute(select(User.id).where(User.name == name)).first()
+        if user is None:
+            raise NotFound(f"no account {name!r}")
+        return skills_of(connection).get(user.id, [])
+
+
+def all_skills(db: Database) -> dict[int, list[str]]:
+    with db.read() as connection:
+        return skills_of(connection)
 
 
 def next_call_for(connection: Connection, agent: Agent) -> str | None:

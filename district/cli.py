@@ -543,15 +543,50 @@ def user_enable(context: Context, name: str) -> None:
 def user_list(context: Context, as_json: bool) -> None:
     """The accounts (names, roles, groups; never a secret)."""
     from district.accounts import list_users
+    from district.calls import all_skills
 
     with _reported(as_json):
         found = list_users(context.db())
+        skills = all_skills(context.db())
     if as_json:
-        _echo_json([account.to_json() for account in found])
+        _echo_json(
+            [{**account.to_json(), "skills": skills.get(account.id, [])} for account in found]
+        )
         return
     for account in found:
         state = "disabled" if account.disabled else "totp" if account.has_totp else ""
         click.echo(f"{account.name:<24} {account.role:<11} {account.station_group:<16} {state}")
+
+
+@user.command("skills")
+@click.argument("name")
+@click.option(
+    "--set",
+    "categories",
+    multiple=True,
+    metavar="CATEGORY",
+    help="A catalog category routed to this agent first (repeat for more).",
+)
+@click.option("--clear", is_flag=True, help="Route nothing to this agent first.")
+@json_option
+@pass_context
+def user_skills(
+    context: Context, name: str, categories: tuple[str, ...], clear: bool, as_json: bool
+) -> None:
+    """Show, or with --set / --clear change, the catalog categories whose calls go to the
+    agent or supervisor NAME first (the rest of their group's calls come after)."""
+    from district.calls import agent_skills, set_agent_skills
+
+    with _reported(as_json):
+        if categories or clear:
+            skills = set_agent_skills(context.db(), name, [] if clear else list(categories))
+        else:
+            skills = agent_skills(context.db(), name)
+    if as_json:
+        _echo_json({"name": name, "skills": skills})
+    else:
+        shown = ", ".join(skills) if skills else "(none: any call of the group)"
+        click.echo(f"{name}: {shown}")
 
 
 @user.command("reset-password")

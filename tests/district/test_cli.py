@@ -23,9 +23,11 @@ OPENAPI_FILE = Path(__file__).resolve().parents[2] / "district" / "openapi.json"
 def district(db_url: str, key_file: Path):
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
+    def run(
+        *args: str, code: int = 0, env: dict[str, str] | None = None, input: str | None = None
+    ) -> Result:
         result = runner.invoke(main, ["--db", db_url, "--key-file", str(key_file), *args],
-                               env=env, catch_exceptions=False)
+                               env=env, input=input, catch_exceptions=False)
         assert result.exit_code == code, result.output
         return result
 
@@ -161,3 +163,25 @@ def test_the_served_document_is_the_one_in_the_repository(client: TestClient) ->
     served = client.get("/openapi.json")
     assert served.status_code == 200
     assert served.json() == json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
+
+
+def test_an_agents_skills_route_their_calls_first(district) -> None:
+    district("user", "add", "agent.ma", "--role", "agent", "--station-group", "east",
+             "--password-stdin", input="a long enough password 77\n")  # fmt: skip
+    district("user", "add", "admin.ma", "--role", "admin", "--password-stdin",
+             input="a long enough password 77\n")  # fmt: skip
+    assert as_json(district("user", "skills", "agent.ma", "--json"))["skills"] == []
+    changed = district("user", "skills", "agent.ma", "--set", "health", "--set",
+                       "medical_insurance", "--json")  # fmt: skip
+    assert as_json(changed)["skills"] == ["health", "medical_insurance"]
+    listed = {row["name"]: row for row in as_json(district("user", "list", "--json"))}
+    assert listed["agent.ma"]["skills"] == ["health", "medical_insurance"]
+    assert listed["admin.ma"]["skills"] == []
+    refused = district("user", "skills", "agent.ma", "--set", "astrology", code=1)
+    assert "not a category of the catalog: astrology" in refused.output
+    refused = district("user", "skills", "admin.ma", "--set", "health", code=1)
+    assert "only agents and supervisors take calls" in refused.output
+    assert "no account" in district("user", "skills", "nobody", code=1).output
+    assert as_json(district("user", "skills", "agent.ma", "--clear", "--json"))["skills"] == []
+    audit = as_json(district("audit", "list", "--json"))
+    assert [e for e in audit if e["action"] == "user_changed" and e["detail"] == "skills"]
