@@ -4,9 +4,10 @@ seeded the way a district is, through the `district` command and real kiosks.
 `open_site(server, root)` imports the sample catalog, starts the server, adds an account
 of every role (`district user add … --password-stdin`, one admin with TOTP through
 `district user totp`), adds two stations in two station groups and makes each a real
-kiosk: `kiosk enroll`, `kiosk sync --once` (the catalog), `kiosk applications new`,
-`kiosk sync --once` (the applications go up). The agents of group "east" see the east
-station's applications; those of the west station are another group's records.
+kiosk: `kiosk enroll`, `kiosk sync --once` (the catalog), `kiosk applications new` and a
+call-back request, `kiosk sync --once` (they go up). The agents of group "east" see the
+east station's applications and call-backs; those of the west station are another
+group's records.
 
 `KioskCommand` is the `kiosk` program on one data folder, as a station's technician runs it.
 """
@@ -25,10 +26,13 @@ from typing import Any
 
 import pyotp
 
+from kiosk.config import Paths
+from kiosk.core.callbacks import Callbacks
+from kiosk.store.db import Store
 from tests.district.browsing import PASSWORD
 from tests.district.conftest import ITEM, SAMPLE_CATALOG
 from tests.district.test_sync_e2e import DistrictServer
-from tests.personal import NEVER_LOGGED, RESIDENT
+from tests.personal import NEVER_LOGGED, PHONE, RESIDENT
 
 KIOSK = Path(sys.executable).with_name("kiosk")
 
@@ -186,5 +190,11 @@ def _add_station(server: DistrictServer, plan: StationPlan, root: Path, resident
     kiosk.sync()  # the catalog comes down
     made = kiosk.run("applications", "new", "--item", ITEM, "--resident-json", str(resident),
                      "--count", str(plan.applications), "--json")
-    assert kiosk.sync()["pass"]["accepted"] == plan.applications
+    store = Store.open(Paths(kiosk.data_dir))  # a call-back request, as the call screen leaves one
+    try:
+        Callbacks(store).request(PHONE, ITEM, "城乡居民医保参保登记", "tomorrow_am")
+    finally:
+        store.close()
+    answer = kiosk.sync()["pass"]
+    assert answer["accepted"] == plan.applications and answer["callbacks"] == 1
     return Station(plan, added["station_id"], kiosk, [row["id"] for row in made])
