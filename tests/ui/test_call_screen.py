@@ -13,8 +13,6 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk.core import phone as phones
@@ -24,25 +22,11 @@ from kiosk.ui.idle import IdleWatcher
 from kiosk.ui.screens.call import CaptureStep
 from kiosk.ui.strings import text
 from tests.ui.fake_calls import FakeCalls
-from tests.ui.kit import KioskUnderTest, MakeKiosk
+from tests.ui.kit import KioskUnderTest, MakeKiosk, tap
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "call"
 CAPTURE_WAIT_MS = 60_000  # the simulated cameras on a slow machine
 WAIT_MS = 10_000
-TAP_WAIT_MS = 2000
-
-
-def press(qtbot: QtBot, widget: QWidget) -> None:
-    """A click on `widget` once it is shown and enabled. (A touch tap, tests/ui/kit.py
-    `tap`, is what the other flow tests use; on the offscreen platform the touch events
-    after the first tap of these tests never reach the window, so these click.)"""
-
-    def ready() -> None:
-        assert widget.isVisible(), f"{type(widget).__name__} is not shown"
-        assert widget.isEnabled(), f"{type(widget).__name__} is disabled"
-
-    qtbot.waitUntil(ready, timeout=TAP_WAIT_MS)
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def shot(kiosk: KioskUnderTest, name: str) -> None:
@@ -61,7 +45,7 @@ def from_guide(qtbot: QtBot, kiosk: KioskUnderTest, code: str = "YB-0002") -> No
     window = kiosk.window
     item = window.catalog.get(code)
     window.show_guide(item)
-    press(qtbot, window.guide_screen.call_button)
+    tap(qtbot, window.guide_screen.call_button)
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.call_screen)
 
 
@@ -107,7 +91,7 @@ def test_a_call_from_the_guide_through_every_state(qtbot: QtBot, make_kiosk: Mak
     assert window.idle.suspended
     shot(kiosk, "03-connected")
 
-    press(qtbot, screen.end_button)
+    tap(qtbot, screen.end_button)
     assert calls.ended == 1
     assert screen.state is CallState.ENDED
     assert not screen.end_button.isVisible()
@@ -115,7 +99,7 @@ def test_a_call_from_the_guide_through_every_state(qtbot: QtBot, make_kiosk: Mak
     assert text("say_call_ended", "zh") in said(kiosk)
     shot(kiosk, "04-ended")
     calls.state(CallState.ENDED, reason="resident")  # the client's own report comes after
-    press(qtbot, screen.leave_button)
+    tap(qtbot, screen.leave_button)
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.guide_screen)
 
 
@@ -186,7 +170,7 @@ def test_the_agent_asks_for_a_page_and_it_joins_the_visit(
     shot(kiosk, "05-capture-live")
     qtbot.waitUntil(lambda: screen.capture_step is CaptureStep.REVIEW, timeout=CAPTURE_WAIT_MS)
     shot(kiosk, "06-capture-review")
-    press(qtbot, screen.send_button)
+    tap(qtbot, screen.send_button)
     assert [(c.request, c.kind) for c in calls.captures] == [("req-1", "page")]
     assert calls.captures[0].content.startswith(b"\xff\xd8")  # a JPEG
     pages = window.visit.pages
@@ -205,7 +189,7 @@ def test_the_card_held_to_the_camera_is_taken_by_itself(
     connected(qtbot, kiosk, calls)
     calls.emit(CaptureAsked(calls.call, "req-3", "card", "请把医保卡正面对准镜头"))
     qtbot.waitUntil(lambda: screen.capture_step is CaptureStep.REVIEW, timeout=CAPTURE_WAIT_MS)
-    press(qtbot, screen.send_button)
+    tap(qtbot, screen.send_button)
     assert [(c.request, c.kind) for c in calls.captures] == [("req-3", "card")]
     assert [c.kind for c in window.visit.captures] == ["card"]
 
@@ -244,14 +228,14 @@ def test_a_photo_for_the_agent_is_taken_at_the_residents_word(
     calls.emit(CaptureAsked(calls.call, "req-2", "photo", ""))
     qtbot.waitUntil(lambda: screen.capture_step is CaptureStep.LIVE)
     for _ in range(30):  # a face off-centre is refused, with the reason: try the next scene
-        press(qtbot, screen.take_button)
+        tap(qtbot, screen.take_button)
         qtbot.waitUntil(lambda: screen.capture_step is not CaptureStep.WORKING, timeout=WAIT_MS)
         if screen.capture_step is CaptureStep.REVIEW:
             break
         assert screen.capture_hint.text()  # why, in the resident's words
         qtbot.wait(1100)
     assert screen.capture_step is CaptureStep.REVIEW
-    press(qtbot, screen.send_button)
+    tap(qtbot, screen.send_button)
     assert [(c.request, c.kind) for c in calls.captures] == [("req-2", "photo")]
     assert window.visit.photo is not None
 
@@ -269,8 +253,8 @@ def test_the_agents_decision_shows_and_the_receipt_prints(
     qtbot.waitUntil(lambda: kiosk.pdfs() != [], timeout=WAIT_MS * 3)
     qtbot.waitUntil(lambda: text("call_receipt_printing", "zh") in screen.decision.text())
     shot(kiosk, "07-decided")
-    press(qtbot, screen.end_button)
-    press(qtbot, screen.leave_button)  # the visit is over: back to the start
+    tap(qtbot, screen.end_button)
+    tap(qtbot, screen.leave_button)  # the visit is over: back to the start
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.start_screen)
 
 
@@ -284,7 +268,7 @@ def test_chat_both_ways_in_large_text(qtbot: QtBot, make_kiosk: MakeKiosk) -> No
     qtbot.waitUntil(lambda: len(screen.chat_lines) == 1)
     assert "请把医保卡正面对准镜头" in screen.chat_lines[0].text()
     assert screen.chat_lines[0].font().pointSizeF() >= 18
-    press(qtbot, screen.phrase_buttons["call_phrase_again"])
+    tap(qtbot, screen.phrase_buttons["call_phrase_again"])
     assert calls.chats == [text("call_phrase_again", "zh")]
     assert screen.chat == [
         ("agent", "请把医保卡正面对准镜头"),
@@ -300,7 +284,7 @@ def test_no_call_client_is_unavailable_at_once(qtbot: QtBot, make_kiosk: MakeKio
     kiosk = make_kiosk()
     window = kiosk.window
     window.show_guide(window.catalog.get("YB-0002"))
-    press(qtbot, window.guide_screen.call_button)
+    tap(qtbot, window.guide_screen.call_button)
     screen = window.call_screen
     assert screen.state is CallState.UNAVAILABLE
     assert text("call_unavailable_offline", "zh") in screen.message.text()
@@ -316,10 +300,10 @@ def test_staff_and_review_start_calls_for_the_visit(qtbot: QtBot, make_kiosk: Ma
     calls.state(CallState.UNAVAILABLE, reason="closed")
     qtbot.waitUntil(lambda: window.call_screen.state is CallState.UNAVAILABLE)
     assert not window.call_screen.callback_button.isVisible()  # no item: no call-back
-    press(qtbot, window.call_screen.leave_button)
+    tap(qtbot, window.call_screen.leave_button)
     window.visit.item = window.catalog.get("YB-0001")
     window._show_review()
-    press(qtbot, window.review_screen.call_button)
+    tap(qtbot, window.review_screen.call_button)
     assert [info.source for info in calls.started] == ["staff", "review"]
     assert calls.started[1].item_code == "YB-0001"
 
@@ -336,7 +320,7 @@ def test_unavailable_offers_a_call_back_that_refuses_bad_numbers_and_queues_a_go
     assert text("call_unavailable_no_agents", "zh") in screen.message.text()
     assert not window.idle.suspended
     shot(kiosk, "09-unavailable")
-    press(qtbot, screen.callback_button)
+    tap(qtbot, screen.callback_button)
     form = window.callback_screen
     assert window.stack.currentWidget() is form
     assert "医保关系转移接续" in form.item_line.text()
@@ -369,12 +353,12 @@ def test_unavailable_offers_a_call_back_that_refuses_bad_numbers_and_queues_a_go
     shot(kiosk, "10-callback-refused")
     form.clear_digits()
     for digit in "13800138000":
-        press(qtbot, form.digit_buttons[digit])
-    press(qtbot, form.time_buttons["tomorrow_am"])
-    press(qtbot, form.submit_button)
+        tap(qtbot, form.digit_buttons[digit])
+    tap(qtbot, form.time_buttons["tomorrow_am"])
+    tap(qtbot, form.submit_button)
     qtbot.waitUntil(lambda: form.saved, timeout=WAIT_MS)
     assert Callbacks(store).queued() == 1
     assert "138****8000" in form.phone.text() and "13800138000" not in form.phone.text()
     shot(kiosk, "11-callback-saved")
-    press(qtbot, form.done_button)
+    tap(qtbot, form.done_button)
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.guide_screen)
