@@ -28,7 +28,10 @@ Decisions made here: chat lines the district echoes back with the resident as se
 not shown again (the screen shows the resident's own line when it is sent); the agent's
 chat lines are spoken only when the station has no call audio (`speak_chat`), so the
 speech never talks over the agent's voice; a capture request is honoured only while an
-agent is on the call, and a second one replaces the first.
+agent is on the call, and a second one replaces the first. The capture runs here, not on
+capture.py's `CaptureScreen` (whose page tracker, page and photo takers and JPEG encoding
+it uses, with the identify screen's `CardWatcher` for a card): that screen has no card
+mode, and showing it would hide the agent and the end-call button.
 
 Threads: the call client's events come through the `Bridge` as queued signals (`handle`).
 A 25 fps timer on the main thread takes the newest frame from each latest-frame slot and
