@@ -60,6 +60,9 @@ DEMO_PIN=314159
 [[ -f "$DEMO/staff-pin.json" ]] || echo "$DEMO_PIN" | "${KIOSK[@]}" staff set-pin --pin-stdin >/dev/null
 echo "staff mode: tap the station's name (top left) 5 times within 4 s, PIN $DEMO_PIN"
 
+echo "video call: sign in to the console as $DEMO_AGENT and open 视频坐席 (Calls); at the kiosk"
+echo "  open 医疗保障 → 基本医疗保险关系转移接续申请 (MI-007) and tap 视频连线坐席 (Video call an agent)"
+
 if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
   "${KIOSK[@]}" run --windowed
 else
@@ -68,4 +71,17 @@ else
   echo "a screenshot is saved to $DEMO/kiosk.png"
   xvfb-run -a -s "-screen 0 1920x1080x24" "${KIOSK[@]}" run --windowed \
     --screenshot "$DEMO/kiosk.png" --quit-after 20
+  # Without a screen nobody can tap the kiosk's call button: the demo kiosk calls by
+  # itself (`kiosk call`, the simulated camera), again whenever no agent was available,
+  # until Ctrl-C. Take the call in the console; ask it for captures; chat.
+  echo "The demo kiosk now calls the district with its simulated camera: open"
+  echo "  $SERVER/console/call as $DEMO_AGENT (password $DEMO_AGENT_PASSWORD) and take it."
+  echo "Ctrl-C stops the demo."
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; exit 0' INT TERM
+  while true; do
+    "${KIOSK[@]}" call --item MI-007 --title 基本医疗保险关系转移接续申请 \
+      --category medical_insurance --answer-captures --chat "您好,我想咨询医保转移" \
+      --seconds 1800 >"$DEMO/call.log" 2>&1 || true
+    sleep 3
+  done
 fi
