@@ -57,7 +57,10 @@ class TurnSettings:
         for url in urls:
             if not url.startswith(("turn:", "turns:")):
                 raise TurnSettingsError(f"DISTRICT_TURN_URLS: {url!r} is not a turn: URL")
-        secret = env.get("DISTRICT_TURN_SECRET", "").encode()
+        try:
+            secret = env.get("DISTRICT_TURN_SECRET", "").encode()
+        except UnicodeEncodeError:  # bytes that are not UTF-8 in the environment
+            raise TurnSettingsError("DISTRICT_TURN_SECRET is not UTF-8 text") from None
         secret_file = env.get("DISTRICT_TURN_SECRET_FILE", "")
         if secret_file:
             try:

@@ -511,10 +511,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "call_chat_agent": ("坐席：{text}", "Agent: {text}"),
     "call_chat_supervisor": ("值班长：{text}", "Supervisor: {text}"),
     "call_chat_me": ("我：{text}", "Me: {text}"),
-    "call_phrase_cannot_hear": ("我听不清", "I can't hear"),
+    "call_phrase_cannot_hear": ("我听不清", "Can't hear"),
     "call_phrase_again": ("请再说一遍", "Say it again"),
     "call_phrase_ok": ("好的", "OK"),
-    "call_phrase_wait": ("请稍等", "One moment"),
+    "call_phrase_wait": ("请稍等", "Hold on"),
     "call_no_camera": ("没有画面", "No picture"),
     "call_capture_heading": ("坐席请您拍一张", "The agent asks for a picture"),
     "call_capture_card": (

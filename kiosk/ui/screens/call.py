@@ -412,6 +412,8 @@ class CallScreen(QWidget):
         chat_layout.setSpacing(theme.SPACING_PX // 2)
         chat_layout.addWidget(self.chat_heading)
         chat_layout.addWidget(self.chat_area, 1)
+        for column in range(2):  # equal columns: each phrase gets half the panel
+            phrases.setColumnStretch(column, 1)
         chat_layout.addLayout(phrases)
         self.chat_panel = chat
 

@@ -1551,12 +1551,17 @@ class StaffScreen(QWidget):
             self.tiles[section] = tile
         for column in range(theme.TILE_COLUMNS):
             tiles.setColumnStretch(column, 1)
-        header = QHBoxLayout()
+        # The heading on a line of its own, the actions under it: three buttons in large
+        # text do not fit beside the heading on a 1366-pixel screen.
+        actions = QHBoxLayout()
+        actions.setSpacing(theme.SPACING_PX)
+        for action in (self.assisted_button, self.call_button, self.exit_button):
+            actions.addWidget(action)
+        actions.addStretch(1)
+        header = QVBoxLayout()
         header.setSpacing(theme.SPACING_PX)
-        header.addWidget(self.heading, 1)
-        header.addWidget(self.assisted_button, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self.call_button, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self.exit_button, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.heading)
+        header.addLayout(actions)
         self.overview = QWidget()
         tile_content = QWidget()
         tile_content.setLayout(tiles)
