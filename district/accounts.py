@@ -298,7 +298,13 @@ def sign_in(db: Database, name: str, password: str, address: str) -> tuple[str, 
     name = name.strip()[:64]
     now = datetime.now(UTC)
     with db.read() as connection:
-        row = connection.execute(select(User).where(User.name == name)).first()
+        # A name no account can have (a NUL, which PostgreSQL refuses in text, among them)
+        # is not looked up: it is an unknown account like any other.
+        row = (
+            connection.execute(select(User).where(User.name == name)).first()
+            if NAME_PATTERN.fullmatch(name)
+            else None
+        )
         # What was typed is kept only when it names an account: a person may type their
         # ID number or password into the name field, and the audit log keeps everything.
         shown = name if row is not None else UNKNOWN_ACCOUNT

@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, WebSocket
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -203,6 +203,7 @@ class Hub:
         self._wakes: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._database_lost = False  # the last tick could not reach the database
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -286,6 +287,16 @@ class Hub:
             await asyncio.sleep(protocol.PING_S)
             try:
                 await self.tick()
+                if self._database_lost:
+                    self._database_lost = False
+                    log.info("call queue: the database answers again")
+            except OperationalError as error:
+                # the database is down or restarting: said once, not every second
+                if not self._database_lost:
+                    self._database_lost = True
+                    log.warning(
+                        "call queue: the database is unreachable (%s)", type(error).__name__
+                    )
             except Exception:
                 log.exception("call queue tick failed")
 

@@ -285,8 +285,8 @@ class VirtualCard:
         try:
             response = card.respond(message)
         except CardPulled:
+            self._pulled.set()  # before the broken answer: pcscd may report it at once
             self._fail_mid_answer(sock)
-            self._pulled.set()
             log.info("card pulled at APDU %d (%s)", card.apdu_count, header)
             return _Outcome.PULLED
         except NoAnswer:
