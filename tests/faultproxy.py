@@ -1,6 +1,7 @@
 """A TCP proxy for the sync tests that breaks the line between kiosk and district on purpose.
 
-`FaultProxy(target_port)` listens on a loopback port of its own and forwards every
+`FaultProxy(target_port)` listens on a loopback port of its own (`listen_host` another
+address of this machine's, e.g. a veth's toward a network namespace) and forwards every
 connection to the target, unless its current fault says otherwise:
 
 - `Fault.PASS`: forward as is;
@@ -43,8 +44,11 @@ class ProxyStats:
 
 
 class FaultProxy:
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target_port: int, target_host: str = "127.0.0.1", listen_host: str = "127.0.0.1"
+    ) -> None:
         self.target = (target_host, target_port)
+        self.host = listen_host
         self.port = 0
         self.stats = ProxyStats()
         self._fault = Fault.PASS
@@ -79,7 +83,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def set(
         self,
@@ -117,7 +121,7 @@ class FaultProxy:
     async def _listen(self) -> None:
         if self._server is not None:
             return
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port or 0)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port or 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close_listener(self) -> None:
