@@ -3,7 +3,9 @@
 #   installer/system-packages.sh runtime   what the kiosk needs to run (and to build pyscard)
 #   installer/system-packages.sh test      that, plus what the test suite starts and uses
 #                                          (the console's browser tests drive a Chinese Chromium
-#                                          through chromium-driver, with the kiosk's CJK fonts)
+#                                          through chromium-driver, with the kiosk's CJK fonts;
+#                                          the call's network faults drop packets with nftables
+#                                          in a network namespace of iproute2's)
 # Needs root (or sudo) only when something is missing; prints what it installs.
 set -euo pipefail
 
@@ -16,7 +18,7 @@ runtime=(
 )
 test=(
   xvfb xauth vsmartcard-vpcd poppler-utils printer-driver-cups-pdf postgresql
-  chromium chromium-driver chromium-l10n coturn iproute2
+  chromium chromium-driver chromium-l10n coturn iproute2 nftables
 )
 
 case "${1:-}" in
