@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from district import applications
 from district.applications import NEEDS_MORE, NEEDS_REASON, STATES, TRANSITIONS
 from district.errors import NotFound, Overtaken, ProblemError, Refused
+from district.stations import district_name
 
 from . import access, worklist
 from .deps import (
@@ -216,15 +217,19 @@ def decision_problem(view: worklist.ApplicationView, state: str, reason: str) ->
 
 @dataclass(frozen=True)
 class _Loaded:
-    """An application with what its page needs besides: the viewer's live grants on it
-    and the newest catalog (read in one transaction)."""
+    """An application with what its page needs besides: the viewer's live grants on it,
+    the newest catalog and, for a page, the district's name its frame shows (read in one
+    transaction; None for the JSON endpoints, which have no frame)."""
 
     view: worklist.ApplicationView
     grants: dict[str, datetime]
     catalog: worklist.CatalogView
+    district: str | None
 
 
-def _load(request: Request, viewer: Viewer, application_id: str) -> _Loaded:
+def _load(
+    request: Request, viewer: Viewer, application_id: str, *, for_page: bool = True
+) -> _Loaded:
     """The application if the viewer's group holds it, else 404."""
     db = database(request)
     with db.read() as connection:
@@ -232,7 +237,8 @@ def _load(request: Request, viewer: Viewer, application_id: str) -> _Loaded:
         if view is None:
             raise ConsoleError(404, "error_not_found")
         grants = access.live_grants(connection, viewer.session.token_sha256, application_id)
-        return _Loaded(view, grants, worklist.newest_catalog(connection))
+        district = district_name(db, connection) if for_page else None
+        return _Loaded(view, grants, worklist.newest_catalog(connection), district)
 
 
 def _show(
@@ -243,7 +249,8 @@ def _show(
     revealed = "identity" in grants
     return render(
         request, "application.html", viewer=viewer, title_key="application_title",
-        status=status, app=view, item=loaded.catalog.item(view.item_code), grants=grants,
+        status=status, district=loaded.district, app=view,
+        item=loaded.catalog.item(view.item_code), grants=grants,
         resident=worklist.resident_fields(view.resident, reveal=revealed),
         missing=worklist.resident_missing(view.resident),
         form=worklist.form_fields(view.form, reveal=revealed),
@@ -454,7 +461,7 @@ def console_application(
     viewer: Annotated[Viewer, Depends(api(*GROUP))],
 ) -> ApplicationAnswer:
     """One application of the viewer's group, its resident and form masked."""
-    return _answer(_load(request, viewer, application_id))
+    return _answer(_load(request, viewer, application_id, for_page=False))
 
 
 @router.post(
@@ -470,7 +477,7 @@ def console_decide(
     """Decide an application (X-CSRF-Token). 409 `conflict` if someone else decided it
     since `version`; 400 for a transition its state does not allow or a missing reason."""
     api_csrf(request, viewer)
-    view = _load(request, viewer, application_id).view
+    view = _load(request, viewer, application_id, for_page=False).view
     if view.version != body.version:
         raise ConsoleError(409, "application_decision_overtaken", "conflict")
     problem = decision_problem(view, body.state, body.reason or "")

@@ -232,16 +232,19 @@ def render(
     viewer: Viewer | None = None,
     status: int = 200,
     title_key: str = "console_title",
+    district: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """Render `template` with the console's frame: texts in the viewer's language,
-    the navigation of their role, the CSRF token, the district's name."""
+    the navigation of their role, the CSRF token, the district's name (read here unless
+    the handler read it in its own transaction and passes it as `district`)."""
     language = viewer.language if viewer else language_of(request)
     db: Database | None = request.app.state.db
-    district = ""
-    if db is not None:
-        with db.read() as connection:
-            district = district_name(db, connection)
+    if district is None:
+        district = ""
+        if db is not None:
+            with db.read() as connection:
+                district = district_name(db, connection)
 
     def t(key: str, **fields: object) -> str:
         return text(language, key, **fields)
