@@ -34,7 +34,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from district import audit
 from district.db import Database
@@ -394,6 +394,27 @@ def second_factor(db: Database, session: Session, code: str, address: str) -> tu
     raise SignInRefused("totp_wrong")
 
 
+# Built once: every console request checks its session with it, and building a statement
+# anew costs SQLAlchemy more than PostgreSQL takes to answer it.
+_SESSION = (
+    select(
+        ConsoleSession.user_id,
+        ConsoleSession.csrf_token,
+        ConsoleSession.pending,
+        ConsoleSession.created_at,
+        ConsoleSession.last_seen_at,
+        User.name,
+        User.role,
+        User.station_group,
+        User.totp_sealed,
+        User.must_change_password,
+        User.disabled_at,
+    )
+    .join(User, User.id == ConsoleSession.user_id)
+    .where(ConsoleSession.token_sha256 == bindparam("digest"))
+)
+
+
 def load_session(db: Database, token: str | None) -> Session | None:
     """The live session a cookie's token names, or None (unknown, idle too long, past its
     absolute limit, its account disabled). Its last request time moves on."""
@@ -402,23 +423,7 @@ def load_session(db: Database, token: str | None) -> Session | None:
     digest = token_sha256(token)
     now = datetime.now(UTC)
     with db.read() as connection:
-        row = connection.execute(
-            select(
-                ConsoleSession.user_id,
-                ConsoleSession.csrf_token,
-                ConsoleSession.pending,
-                ConsoleSession.created_at,
-                ConsoleSession.last_seen_at,
-                User.name,
-                User.role,
-                User.station_group,
-                User.totp_sealed,
-                User.must_change_password,
-                User.disabled_at,
-            )
-            .join(User, User.id == ConsoleSession.user_id)
-            .where(ConsoleSession.token_sha256 == digest)
-        ).first()
+        row = connection.execute(_SESSION, {"digest": digest}).first()
     if row is None:
         return None
     expired = (

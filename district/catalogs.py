@@ -123,10 +123,13 @@ def list_catalogs(db: Database) -> list[dict[str, Any]]:
     ]
 
 
+# Built once: every console page with item names and every station's catalog check asks
+# it, and building a statement anew costs more than PostgreSQL takes to answer it.
+_NEWEST = select(Catalog.id, Catalog.version).order_by(Catalog.id.desc()).limit(1)
+
+
 def newest_catalog_id(connection: Connection) -> tuple[int, str] | None:
-    row = connection.execute(
-        select(Catalog.id, Catalog.version).order_by(Catalog.id.desc()).limit(1)
-    ).first()
+    row = connection.execute(_NEWEST).first()
     return None if row is None else (row.id, row.version)
 
 

@@ -25,7 +25,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
@@ -209,13 +209,17 @@ class Database:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
 
     def meta(self, connection: Connection, key: str) -> str | None:
-        return connection.scalar(select(Meta.value).where(Meta.key == key))
+        return connection.scalar(_META, {"key": key})
 
     def set_meta(self, connection: Connection, key: str, value: str) -> None:
         statement = self.insert(Meta).values(key=key, value=value)
         connection.execute(
             statement.on_conflict_do_update(index_elements=["key"], set_={"value": value})
         )
+
+
+# Built once: every console page reads the district's name through `Database.meta`.
+_META = select(Meta.value).where(Meta.key == bindparam("key"))
 
 
 def _check_key_and_epoch(engine: Engine, key: bytes) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from district import audit
 from district.db import Database
@@ -47,18 +47,18 @@ def grant(
     return expires
 
 
+# Built once (every application page asks it): see `worklist._MATERIALS`.
+_LIVE_GRANTS = select(AccessGrant.what, AccessGrant.expires_at).where(
+    AccessGrant.session_sha256 == bindparam("session_sha256"),
+    AccessGrant.application_id == bindparam("application_id"),
+    AccessGrant.expires_at > bindparam("now"),
+)
+
+
 def live_grants(
     connection: Connection, session_sha256: str, application_id: str
 ) -> dict[str, datetime]:
     """What this session may see of the application now: what → until when."""
-    now = datetime.now(UTC)
-    return {
-        row.what: row.expires_at
-        for row in connection.execute(
-            select(AccessGrant.what, AccessGrant.expires_at).where(
-                AccessGrant.session_sha256 == session_sha256,
-                AccessGrant.application_id == application_id,
-                AccessGrant.expires_at > now,
-            )
-        )
-    }
+    which = {"session_sha256": session_sha256, "application_id": application_id,
+             "now": datetime.now(UTC)}
+    return {row.what: row.expires_at for row in connection.execute(_LIVE_GRANTS, which)}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select
 
 from district.applications import STATES
 from district.catalogs import newest_catalog_id
@@ -362,6 +362,24 @@ class ApplicationView:
     history: list[HistoryRow]
 
 
+# An application's materials and decisions, built once: every application page runs them,
+# and a statement built anew each time costs SQLAlchemy more than PostgreSQL takes to
+# answer it (it is constructed, its cache key computed and its result columns matched
+# again). The application's own row stays built per call: it carries the viewer's scope.
+_MATERIALS = (
+    select(Material.position, Material.kind, Material.label, Material.media_type,
+           Material.size)
+    .where(Material.application_id == bindparam("application_id"))
+    .order_by(Material.position)
+)
+_HISTORY = (
+    select(Decision.at, Decision.account, Decision.from_state, Decision.to_state,
+           Decision.reason)
+    .where(Decision.application_id == bindparam("application_id"))
+    .order_by(Decision.id)
+)
+
+
 def application(
     connection: Connection, vault: Vault, scope: ColumnElement[bool], application_id: str
 ) -> ApplicationView | None:
@@ -388,23 +406,14 @@ def application(
         value = vault.open_json(sealed, sealed_context(column, application_id))
         return value if isinstance(value, dict) else None
 
+    which = {"application_id": application_id}
     materials = [
         MaterialRow(m.position, m.kind, m.label, m.media_type, m.size)
-        for m in connection.execute(
-            select(Material.position, Material.kind, Material.label, Material.media_type,
-                   Material.size)
-            .where(Material.application_id == application_id)
-            .order_by(Material.position)
-        )
+        for m in connection.execute(_MATERIALS, which)
     ]
     history = [HistoryRow(row.received_at, "", "", "submitted", None)] + [
         HistoryRow(d.at, d.account, d.from_state, d.to_state, d.reason)
-        for d in connection.execute(
-            select(Decision.at, Decision.account, Decision.from_state, Decision.to_state,
-                   Decision.reason)
-            .where(Decision.application_id == application_id)
-            .order_by(Decision.id)
-        )
+        for d in connection.execute(_HISTORY, which)
     ]
     return ApplicationView(
         id=row.id, reference=row.reference, station_code=row.station_code,
