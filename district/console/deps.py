@@ -15,6 +15,7 @@ work and the rendering never hold the event loop.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -95,17 +96,26 @@ class Viewer:
         return self.session.account.role
 
     def station_scope(self) -> ColumnElement[bool]:
-        """The stations this viewer may see, as a condition on `Station`."""
-        if self.role == "admin":
-            return true()
-        if self.role in ("agent", "supervisor") and self.account.station_group:
-            return Station.station_group == self.account.station_group
-        return false()
+        """The stations this viewer may see, as a condition on `Station`: one object per
+        role and group (`_station_scope`), so a query built on it can be built once."""
+        return _station_scope(self.role, self.account.station_group)
 
     def sees_group(self, group: str) -> bool:
         if self.role == "admin":
             return True
         return self.role in ("agent", "supervisor") and group == self.account.station_group
+
+
+@functools.lru_cache(maxsize=1024)
+def _station_scope(role: str, station_group: str | None) -> ColumnElement[bool]:
+    """The condition on `Station` for a role and station group. Cached: it depends on
+    nothing else, and a SQL condition is immutable, so every request of one group shares
+    it (nothing of a request or a session is in it)."""
+    if role == "admin":
+        return true()
+    if role in ("agent", "supervisor") and station_group:
+        return Station.station_group == station_group
+    return false()
 
 
 def database(request: Request) -> Database:

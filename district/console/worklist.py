@@ -14,6 +14,7 @@ the indexes on `received_at` (none, or a group filter), `(state, received_at)` a
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, or_, select
 
 from district.applications import STATES
 from district.catalogs import newest_catalog_id
@@ -362,10 +363,30 @@ class ApplicationView:
     history: list[HistoryRow]
 
 
-# An application's materials and decisions, built once: every application page runs them,
-# and a statement built anew each time costs SQLAlchemy more than PostgreSQL takes to
-# answer it (it is constructed, its cache key computed and its result columns matched
-# again). The application's own row stays built per call: it carries the viewer's scope.
+# An application's queries, built once: every application page runs them, and a statement
+# built anew each time costs SQLAlchemy more than PostgreSQL takes to answer it (it is
+# constructed, its cache key computed and its result columns matched again).
+
+
+@functools.lru_cache(maxsize=1024)
+def _application_query(scope: ColumnElement[bool]) -> Select[Any]:
+    """The application's row and station, in `scope`: built once per scope object (the
+    console's scopes are one object per role and group, `Viewer.station_scope`; any other
+    scope is a cache miss, built as before). Keyed by the object itself: a live object's
+    hash is its own, so a lookup never compares two conditions with `==`."""
+    return (
+        select(
+            Application.id, Application.reference, Application.item_code, Application.state,
+            Application.reason, Application.version, Application.created_at,
+            Application.received_at, Application.updated_at, Application.resident_sealed,
+            Application.form_sealed, Station.code.label("station_code"),
+            Station.name.label("station_name"),
+        )
+        .join(Station, Station.id == Application.station_id)
+        .where(Application.id == bindparam("application_id"), scope)
+    )
+
+
 _MATERIALS = (
     select(Material.position, Material.kind, Material.label, Material.media_type,
            Material.size)
@@ -386,17 +407,8 @@ def application(
     """The application `application_id` if the viewer's scope holds its station."""
     if not is_application_id(application_id):
         return None
-    row = connection.execute(
-        select(
-            Application.id, Application.reference, Application.item_code, Application.state,
-            Application.reason, Application.version, Application.created_at,
-            Application.received_at, Application.updated_at, Application.resident_sealed,
-            Application.form_sealed, Station.code.label("station_code"),
-            Station.name.label("station_name"),
-        )
-        .join(Station, Station.id == Application.station_id)
-        .where(Application.id == application_id, scope)
-    ).first()
+    which = {"application_id": application_id}
+    row = connection.execute(_application_query(scope), which).first()
     if row is None:
         return None
 
@@ -406,7 +418,6 @@ def application(
         value = vault.open_json(sealed, sealed_context(column, application_id))
         return value if isinstance(value, dict) else None
 
-    which = {"application_id": application_id}
     materials = [
         MaterialRow(m.position, m.kind, m.label, m.media_type, m.size)
         for m in connection.execute(_MATERIALS, which)
