@@ -54,6 +54,8 @@ STATION_CHANGED = "station_changed"
 STATION_CODE = "station_code"
 CATALOG_PUBLISHED = "catalog_published"
 SETTINGS_CHANGED = "settings_changed"
+CALL_JOINED = "call_joined"  # a supervisor joined a call (they see the resident)
+CALL_TAKEN_OVER = "call_taken_over"
 
 #: Who did it when no console account did: the `district` command on the server.
 COMMAND_LINE = "(command line)"

@@ -57,6 +57,19 @@ side's socket takes the rows (DELETE ... RETURNING) and sends them. The views (a
 them from the tables whenever the group's queue wakes, and again every second.
 
 Wake-up keys: `station:<station id>`, `agent:<user id>`, `group:<station group>`.
+
+A supervisor on a call (`calls.supervisor_id`; the protocol's module docstring has the
+messages): the call's agent asks for help (`help_at`); the group's supervisors see the
+call in their queue view; one joins (a conditional UPDATE: of two joining at once, one
+wins) and is busy on it, the station offers them a second stream; chat and captures
+reach the agent, the supervisor and the station alike. Taking over makes the supervisor
+the call's agent (the agent hears `Ended` with reason `takeover` and goes to after-call
+work; the station closes the second stream and offers afresh to the supervisor, under
+the same call). A supervisor who leaves (their `End`), whose socket closes, or who goes
+silent only leaves: the call goes on. A call that ends ends for its supervisor too.
+Joining and taking over are audited (the supervisor sees the resident).
+Only calls whose agent asked for help can be joined: a supervisor does not watch calls
+unasked, and the station always shows who is watching.
 """
 
 from __future__ import annotations
@@ -192,6 +205,17 @@ def to_agent(connection: Connection, call: Any, message: Any, now: datetime) -> 
         _signal(connection, call.id, AGENT, call.agent_id, message, now)
 
 
+def to_supervisor(connection: Connection, call: Any, message: Any, now: datetime) -> None:
+    if call.supervisor_id is not None:
+        _signal(connection, call.id, AGENT, call.supervisor_id, message, now)
+
+
+def to_console(connection: Connection, call: Any, message: Any, now: datetime) -> None:
+    """To everyone on the call in the console: its agent and a supervisor who joined."""
+    to_agent(connection, call, message, now)
+    to_supervisor(connection, call, message, now)
+
+
 def take_signals(connection: Connection, side: str, recipient: str | int) -> list[str]:
     """The messages waiting for one side, oldest first, taken (deleted) as they are read."""
     rows = connection.execute(
@@ -276,6 +300,25 @@ def queue_view_for_station(connection: Connection, call_id: str) -> protocol.Que
     return protocol.Queued(call=call_id, position=position, wait_s=round(wait), agents=available)
 
 
+def help_calls(connection: Connection, group: str) -> list[Any]:
+    """The group's active calls whose agent asked for a supervisor nobody has answered."""
+    if not group:
+        return []
+    return list(
+        connection.execute(
+            _group_calls(group)
+            .where(Call.state == ACTIVE, Call.help_at.is_not(None), Call.supervisor_id.is_(None))
+            .order_by(Call.help_at, Call.id)
+        ).all()
+    )
+
+
+def _user_name(connection: Connection, user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    return (connection.scalar(select(User.name).where(User.id == user_id)) or "")[:64]
+
+
 def queue_view_for_agent(connection: Connection, agent: Agent, now: datetime) -> protocol.QueueView:
     presence = _presence(connection, agent.id)
     state = presence.state if presence is not None else "offline"
@@ -297,6 +340,18 @@ def queue_view_for_agent(connection: Connection, agent: Agent, now: datetime) ->
                 mine=bool(row.category) and row.category in skills,
             )
             for row in waiting_calls(connection, agent.station_group)
+        ],
+        help=[
+            protocol.HelpCall(
+                call=row.id,
+                station=names.get(row.station_id, ""),
+                item_title=row.item_title,
+                agent=_user_name(connection, row.agent_id),
+                asked_s=max(0, int((now - row.help_at).total_seconds())),
+            )
+            for row in (
+                help_calls(connection, agent.station_group) if agent.role == "supervisor" else []
+            )
         ],
     )
 
@@ -380,12 +435,30 @@ def request_call(
 
 def _assigned(connection: Connection, call: Any, now: datetime, turn: TurnSettings) -> None:
     ice, policy = ice_for_call(turn, call.id)
-    name = connection.scalar(select(User.name).where(User.id == call.agent_id)) or ""
+    name = _user_name(connection, call.agent_id)
     to_station(
         connection,
         call,
         protocol.Assigned(
-            call=call.id, agent=name[:64], ice_servers=ice, ice_policy=policy, attempt=call.attempt
+            call=call.id, agent=name, ice_servers=ice, ice_policy=policy, attempt=call.attempt
+        ),
+        now,
+    )
+    if call.supervisor_id is not None:
+        _watch(connection, call, now, turn)
+
+
+def _watch(connection: Connection, call: Any, now: datetime, turn: TurnSettings) -> None:
+    ice, policy = ice_for_call(turn, call.id)
+    to_station(
+        connection,
+        call,
+        protocol.Watch(
+            call=call.id,
+            supervisor=_user_name(connection, call.supervisor_id),
+            ice_servers=ice,
+            ice_policy=policy,
+            attempt=call.attempt,
         ),
         now,
     )
@@ -412,6 +485,11 @@ def station_offer(
     call = _station_call(connection, station_id, offer.call)
     if call.state != ACTIVE:
         raise CallRefused("not_assigned", "no agent has taken this call yet")
+    if offer.leg == "supervisor":
+        if call.supervisor_id is None:
+            raise CallRefused("no_supervisor", "no supervisor is on this call")
+        to_supervisor(connection, call, offer, now)
+        return
     if offer.attempt > call.attempt:
         connection.execute(update(Call).where(Call.id == call.id).values(attempt=offer.attempt))
     to_agent(connection, call, offer, now)
@@ -423,13 +501,16 @@ def station_chat(
     call = _station_call(connection, station_id, chat.call)
     if call.state != ACTIVE:
         raise CallRefused("not_assigned", "no agent has taken this call yet")
-    to_agent(connection, call, chat.model_copy(update={"sender": "resident"}), now)
+    to_console(connection, call, chat.model_copy(update={"sender": "resident"}), now)
 
 
 def station_media(
     connection: Connection, station_id: str, media: protocol.MediaState, now: datetime
 ) -> None:
     call = _station_call(connection, station_id, media.call)
+    if media.leg == "supervisor":
+        to_supervisor(connection, call, media, now)
+        return
     _media(connection, call, media, now)
     to_agent(connection, call, media, now)
 
@@ -480,7 +561,7 @@ def station_capture(
             created_at=now,
         )
     )
-    to_agent(
+    to_console(
         connection,
         call,
         protocol.CaptureArrived(
@@ -536,6 +617,7 @@ def agent_connected(connection: Connection, agent: Agent, now: datetime) -> None
     call = active_call_of_agent(connection, agent.id)
     if call is not None:
         end_call(connection, call.id, "gone", now)
+    leave_watched(connection, agent.id, now)
     presence = _presence(connection, agent.id)
     if presence is None:
         connection.execute(
@@ -558,6 +640,7 @@ def agent_disconnected(connection: Connection, agent: Agent, now: datetime) -> N
     call = active_call_of_agent(connection, agent.id)
     if call is not None:
         end_call(connection, call.id, "gone", now)
+    leave_watched(connection, agent.id, now)
     _go_offline(connection, agent.id, now)
     notify(connection, group_key(agent.station_group))
     _maybe_unavailable(connection, agent.station_group, now)
@@ -719,25 +802,8 @@ def take(
     if won.rowcount != 1:
         raise CallRefused("taken", "someone else took this call")
     call = get_call(connection, call_id)
-    ice, policy = ice_for_call(turn, call_id)
     _assigned(connection, call, now, turn)
-    to_agent(
-        connection,
-        call,
-        protocol.CallInfo(
-            call=call.id,
-            station=station_name(connection, call.station_id),
-            item_code=call.item_code,
-            item_title=call.item_title,
-            category=call.category,
-            identity=call.identity,
-            application=call.application_id,
-            audio=call.audio,
-            ice_servers=ice,
-            ice_policy=policy,
-        ),
-        now,
-    )
+    to_agent(connection, call, _call_info(connection, call, turn), now)
     notify(connection, group_key(agent.station_group))
     return call
 
@@ -749,36 +815,231 @@ def _agent_call(connection: Connection, agent: Agent, call_id: str) -> Any:
     return call
 
 
+def _party_call(connection: Connection, agent: Agent, call_id: str) -> tuple[Any, protocol.Leg]:
+    """The active call this account is on, as its agent or as the supervisor who joined."""
+    call = get_call(connection, call_id)
+    if call is not None and call.state == ACTIVE:
+        if call.agent_id == agent.id:
+            return call, "agent"
+        if call.supervisor_id == agent.id:
+            return call, "supervisor"
+    raise CallRefused("no_call", "you are not on this call")
+
+
 def agent_answer(
     connection: Connection, agent: Agent, answer: protocol.Answer, now: datetime
 ) -> None:
-    to_station(connection, _agent_call(connection, agent, answer.call), answer, now)
+    call, leg = _party_call(connection, agent, answer.call)
+    to_station(connection, call, answer.model_copy(update={"leg": leg}), now)
 
 
 def agent_chat(connection: Connection, agent: Agent, chat: protocol.Chat, now: datetime) -> None:
-    call = _agent_call(connection, agent, chat.call)
+    call, leg = _party_call(connection, agent, chat.call)
     sender = "supervisor" if agent.role == "supervisor" else "agent"
-    to_station(connection, call, chat.model_copy(update={"sender": sender}), now)
+    line = chat.model_copy(update={"sender": sender})
+    to_station(connection, call, line, now)
+    if leg == "agent":
+        to_supervisor(connection, call, line, now)
+    else:
+        to_agent(connection, call, line, now)
 
 
 def agent_capture_request(
     connection: Connection, agent: Agent, request: protocol.CaptureRequest, now: datetime
 ) -> None:
-    to_station(connection, _agent_call(connection, agent, request.call), request, now)
+    call, _leg = _party_call(connection, agent, request.call)
+    to_station(connection, call, request, now)
 
 
 def agent_media(
     connection: Connection, agent: Agent, media: protocol.MediaState, now: datetime
 ) -> None:
-    call = _agent_call(connection, agent, media.call)
-    _media(connection, call, media, now)
+    call, leg = _party_call(connection, agent, media.call)
+    if leg == "agent":
+        _media(connection, call, media, now)
 
 
 def agent_end(connection: Connection, agent: Agent, end: protocol.End, now: datetime) -> None:
     call = get_call(connection, end.call)
+    if call is not None and call.supervisor_id == agent.id and call.state == ACTIVE:
+        leave_call(connection, call, now)
+        return
     if call is None or call.agent_id != agent.id:
         raise CallRefused("no_call", "you are not on this call")
     end_call(connection, call.id, "agent", now)
+
+
+# -- a supervisor -----------------------------------------------------------------------
+
+
+def ask_help(connection: Connection, agent: Agent, call_id: str, now: datetime) -> None:
+    """The call's agent asks their group's supervisors for help (once: asking again while
+    the request is out, or with a supervisor on the call, changes nothing)."""
+    call = _agent_call(connection, agent, call_id)
+    if call.supervisor_id is not None or call.help_at is not None:
+        return
+    connection.execute(update(Call).where(Call.id == call.id).values(help_at=now))
+    to_agent(connection, call, protocol.SupervisorState(call=call.id, state="asked"), now)
+    notify(connection, group_key(agent.station_group))
+
+
+def join(
+    db: Database,
+    connection: Connection,
+    agent: Agent,
+    call_id: str,
+    now: datetime,
+    turn: TurnSettings,
+    address: str = "",
+) -> None:
+    """A supervisor joins a call of their group whose agent asked for help."""
+    if agent.role != "supervisor":
+        raise CallRefused("forbidden", "only supervisors join calls")
+    call = get_call(connection, call_id)
+    if (
+        call is None
+        or call.state != ACTIVE
+        or group_of_station(connection, call.station_id) != agent.station_group
+    ):
+        raise CallRefused("no_call", "no such call in this group")
+    if call.help_at is None or call.agent_id == agent.id:
+        raise CallRefused("not_asked", "this call's agent has not asked for help")
+    busy = connection.execute(
+        update(AgentPresence)
+        .where(AgentPresence.user_id == agent.id, AgentPresence.state.not_in(("busy", "offline")))
+        .values(state="busy", reason="", since=now, seen_at=now, call_id=call_id)
+    )
+    if busy.rowcount != 1:
+        raise CallRefused("busy", "you are on a call already")
+    won = connection.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.state == ACTIVE, Call.supervisor_id.is_(None))
+        .values(supervisor_id=agent.id)
+    )
+    if won.rowcount != 1:
+        raise CallRefused("taken", "another supervisor joined this call")
+    call = get_call(connection, call_id)
+    _watch(connection, call, now, turn)
+    to_supervisor(connection, call, _call_info(connection, call, turn, watching=True), now)
+    to_agent(
+        connection,
+        call,
+        protocol.SupervisorState(call=call.id, state="joined", name=agent.name[:64]),
+        now,
+    )
+    audit.append(
+        db,
+        connection,
+        account=agent.name,
+        address=address,
+        action=audit.CALL_JOINED,
+        record=call.id,
+    )
+    notify(connection, group_key(agent.station_group))
+
+
+def take_over(
+    db: Database,
+    connection: Connection,
+    agent: Agent,
+    call_id: str,
+    now: datetime,
+    turn: TurnSettings,
+    address: str = "",
+) -> None:
+    """The supervisor on a call becomes its agent; the agent before them leaves it."""
+    call = get_call(connection, call_id)
+    if call is None or call.state != ACTIVE or call.supervisor_id != agent.id:
+        raise CallRefused("no_call", "you have not joined this call")
+    former = call.agent_id
+    connection.execute(
+        update(Call)
+        .where(Call.id == call.id)
+        .values(
+            agent_id=agent.id,
+            supervisor_id=None,
+            help_at=None,
+            attempt=min(call.attempt + 1, protocol.MAX_ATTEMPT),
+            agent_seen_at=now,
+        )
+    )
+    if former is not None:
+        _signal(
+            connection, call.id, AGENT, former, protocol.Ended(call=call.id, reason="takeover"), now
+        )
+        _after_call(connection, former, call.id, now)
+    call = get_call(connection, call.id)
+    to_station(connection, call, protocol.WatchEnded(call=call.id), now)
+    to_agent(connection, call, _call_info(connection, call, turn), now)
+    _assigned(connection, call, now, turn)
+    audit.append(
+        db,
+        connection,
+        account=agent.name,
+        address=address,
+        action=audit.CALL_TAKEN_OVER,
+        record=call.id,
+    )
+    notify(connection, group_key(agent.station_group))
+
+
+def leave_call(connection: Connection, call: Any, now: datetime) -> None:
+    """The supervisor on a call leaves it; the call goes on (its agent may ask again)."""
+    supervisor = call.supervisor_id
+    if supervisor is None:
+        return
+    connection.execute(
+        update(Call).where(Call.id == call.id).values(supervisor_id=None, help_at=None)
+    )
+    _signal(
+        connection, call.id, AGENT, supervisor, protocol.Ended(call=call.id, reason="left"), now
+    )
+    connection.execute(
+        update(AgentPresence)
+        .where(AgentPresence.user_id == supervisor, AgentPresence.call_id == call.id)
+        .values(state="available", reason="", since=now, call_id=None)
+    )
+    if call.state == ACTIVE:
+        to_station(connection, call, protocol.WatchEnded(call=call.id), now)
+        to_agent(connection, call, protocol.SupervisorState(call=call.id, state="left"), now)
+    notify(connection, group_key(group_of_station(connection, call.station_id)))
+
+
+def leave_watched(connection: Connection, user_id: int, now: datetime) -> None:
+    """A supervisor whose socket went leaves the call they had joined."""
+    call = connection.execute(
+        select(Call).where(Call.supervisor_id == user_id, Call.state == ACTIVE)
+    ).first()
+    if call is not None:
+        leave_call(connection, call, now)
+
+
+def _call_info(
+    connection: Connection, call: Any, turn: TurnSettings, *, watching: bool = False
+) -> protocol.CallInfo:
+    ice, policy = ice_for_call(turn, call.id)
+    return protocol.CallInfo(
+        call=call.id,
+        station=station_name(connection, call.station_id),
+        item_code=call.item_code,
+        item_title=call.item_title,
+        category=call.category,
+        identity=call.identity,
+        application=call.application_id,
+        audio=call.audio,
+        ice_servers=ice,
+        ice_policy=policy,
+        watching=watching,
+        agent=_user_name(connection, call.agent_id),
+    )
+
+
+def _after_call(connection: Connection, user_id: int, call_id: str, now: datetime) -> None:
+    connection.execute(
+        update(AgentPresence)
+        .where(AgentPresence.user_id == user_id, AgentPresence.call_id == call_id)
+        .values(state="after_call", reason="", since=now, call_id=None)
+    )
 
 
 # -- ending -----------------------------------------------------------------------------
@@ -804,13 +1065,10 @@ def end_call(
     call = get_call(connection, call_id)
     ended = protocol.Ended(call=call_id, reason=reason)
     to_station(connection, call, station_hears or ended, now)
-    if call.agent_id is not None:
-        to_agent(connection, call, ended, now)
-        connection.execute(
-            update(AgentPresence)
-            .where(AgentPresence.user_id == call.agent_id, AgentPresence.call_id == call_id)
-            .values(state="after_call", reason="", since=now, call_id=None)
-        )
+    for user_id in (call.agent_id, call.supervisor_id):
+        if user_id is not None:
+            _signal(connection, call_id, AGENT, user_id, ended, now)
+            _after_call(connection, user_id, call_id, now)
     notify(connection, group_key(group_of_station(connection, call.station_id)))
     return True
 
@@ -854,6 +1112,7 @@ def sweep(connection: Connection, now: datetime) -> int:
         call = active_call_of_agent(connection, presence.user_id)
         if call is not None:
             ended += end_call(connection, call.id, "gone", now)
+        leave_watched(connection, presence.user_id, now)
         _go_offline(connection, presence.user_id, now)
         groups.add(presence.station_group)
     rested = connection.execute(

@@ -356,7 +356,8 @@ class Call(Base):
     station shows (张*三 310***********1234); `application_id` names the visit's
     application, which may not have synced yet (so no foreign key). `kiosk_seen_at` and
     `agent_seen_at` are each side's last heartbeat: a side silent for
-    `protocol.SILENT_S` ends its call with reason `gone`."""
+    `protocol.SILENT_S` ends its call with reason `gone`. `supervisor_id` is the supervisor
+    who joined it (its agent asked for help at `help_at`)."""
 
     __tablename__ = "calls"
     __table_args__ = (Index("ix_calls_state_created", "state", "created_at"),)
@@ -372,6 +373,8 @@ class Call(Base):
     source: Mapped[str] = mapped_column(String(16), default="guide", server_default="guide")
     audio: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    help_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the agent asked for help
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

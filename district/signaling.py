@@ -431,7 +431,8 @@ class Hub:
         if side.agent is None:
             work = _station_work(side.recipient, message, self)
         else:
-            work = _agent_work(side.agent, message, self)
+            client = side.websocket.client
+            work = _agent_work(side.agent, message, self, client.host if client else "")
         if work is None:
             return
         await self.run(work)
@@ -460,8 +461,11 @@ def _station_work(station_id: str, message: Any, hub: Hub) -> Callable[[Any], An
     return None
 
 
-def _agent_work(agent: calls.Agent, message: Any, hub: Hub) -> Callable[[Any], Any] | None:
+def _agent_work(
+    agent: calls.Agent, message: Any, hub: Hub, address: str
+) -> Callable[[Any], Any] | None:
     at = now()
+    db = hub.db
     match message:
         case protocol.Ping():
             return lambda c: calls.agent_heartbeat(c, agent, at)
@@ -479,6 +483,12 @@ def _agent_work(agent: calls.Agent, message: Any, hub: Hub) -> Callable[[Any], A
             return lambda c: calls.agent_media(c, agent, message, at)
         case protocol.End():
             return lambda c: calls.agent_end(c, agent, message, at)
+        case protocol.Help():
+            return lambda c: calls.ask_help(c, agent, message.call, at)
+        case protocol.Join():
+            return lambda c: calls.join(db, c, agent, message.call, at, hub.turn, address)
+        case protocol.TakeOver():
+            return lambda c: calls.take_over(db, c, agent, message.call, at, hub.turn, address)
     return None
 
 

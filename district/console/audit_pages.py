@@ -116,6 +116,8 @@ register(
         "audit_action_station_code": ("服务站注册码", "station enrollment code"),
         "audit_action_catalog_published": ("发布事项目录", "catalog published"),
         "audit_action_settings_changed": ("修改设置", "settings changed"),
+        "audit_action_call_joined": ("组长加入通话", "supervisor joined a call"),
+        "audit_action_call_taken_over": ("组长接管通话", "supervisor took a call over"),
     }
 )
 

@@ -162,7 +162,7 @@ register(
         "call_chat_canned": ("常用语", "Phrases"),
         "call_chat_you": ("我", "me"),
         "call_chat_resident": ("居民", "resident"),
-        "call_chat_supervisor": ("主管", "supervisor"),
+        "call_chat_supervisor": ("组长", "supervisor"),
         "call_canned_1": (
             "您好，我是区级受理员，请问需要办理什么？",
             "Hello, I am the district agent. How can I help?",
@@ -178,6 +178,25 @@ register(
             "Something is missing; the receipt says what to bring.",
         ),
         "call_error": ("出错了：{message}", "Something went wrong: {message}"),
+        "call_chat_agent": ("坐席", "agent"),
+        "call_help": ("请组长协助", "Ask a supervisor"),
+        "call_supervisor": ("组长", "Supervisor"),
+        "call_supervisor_none": ("—", "—"),
+        "call_supervisor_asked": ("已请组长协助，请稍候", "asked; waiting for a supervisor"),
+        "call_supervisor_joined": ("{name} 已加入", "{name} joined"),
+        "call_supervisor_left": ("组长已离开", "the supervisor left"),
+        "call_help_queue": ("请求协助的通话", "Calls asking for help"),
+        "call_help_empty": ("暂无请求协助的通话。", "No call is asking for help."),
+        "call_help_row": ("坐席 {agent} · 已等待 {seconds} 秒", "agent {agent} · {seconds} s ago"),
+        "call_join": ("加入", "Join"),
+        "call_watching": (
+            "您正在旁听此通话（坐席：{agent}），居民看得到有组长加入。",
+            "You are watching this call (agent: {agent}); the resident sees that you joined.",
+        ),
+        "call_take_over": ("接管通话", "Take the call over"),
+        "call_leave": ("离开通话", "Leave the call"),
+        "call_end_takeover": ("组长已接管通话", "your supervisor took the call over"),
+        "call_end_left": ("您已离开，通话继续", "you left; the call goes on"),
     }
 )
 
@@ -232,6 +251,18 @@ SCRIPT_TEXTS = tuple(
         "call_capture_photo",
         "call_end",
         "call_end_confirm",
+        "call_chat_agent",
+        "call_supervisor_none",
+        "call_supervisor_asked",
+        "call_supervisor_joined",
+        "call_supervisor_left",
+        "call_help_empty",
+        "call_help_row",
+        "call_join",
+        "call_watching",
+        "call_leave",
+        "call_end_takeover",
+        "call_end_left",
     )
 )
 
@@ -252,6 +283,7 @@ def call_page(request: Request, viewer: Annotated[Viewer, Depends(page(*ROLES))]
         "quality": [list(row) for row in QUALITY],
         "words": {kind: text(language, f"call_capture_words_{kind}") for kind in CAPTURE_KINDS},
         "texts": texts,
+        "role": viewer.role,
     }
     return render(
         request,

@@ -7,6 +7,12 @@
 // ICE) replaces the peer connection. The socket pings every ping_s and counts the
 // district gone after silent_s without a frame; it then reconnects, backing off.
 //
+// A supervisor (config.role) also sees the group's calls whose agent asked for help, and
+// joins one: the district sends a CallInfo with `watching`, the kiosk offers a second
+// stream (leg "supervisor") that this page answers without camera or microphone. Taking
+// over turns the page into the call's agent (a fresh CallInfo and a fresh offer on the
+// agent's leg, the chat and pictures kept); "leave" ends only the supervisor's part.
+//
 // window.doorstepCall exposes the state read-only for the browser tests and the bench.
 "use strict";
 
@@ -34,8 +40,12 @@
     chat: [],
     captures: [],
     ended: null,
+    supervisor: "", // the call's supervisor line: "", "asked", "joined", "left"
+    help: [],
     backoff: 500,
   };
+  // The district fills in who said a chat line; a line this page sends is never echoed.
+  const me = config.role === "supervisor" ? "supervisor" : "agent";
   window.doorstepCall = {
     get state() { return state.agentState; },
     get call() { return state.call ? state.call.call : null; },
@@ -47,6 +57,9 @@
     get captures() { return state.captures.slice(); },
     get ended() { return state.ended; },
     get connected() { return !!state.socket && state.socket.readyState === WebSocket.OPEN; },
+    get watching() { return !!(state.call && state.call.watching); },
+    get supervisor() { return state.supervisor; },
+    get help() { return state.help.slice(); },
   };
 
   const status = (message) => { $("call-status").textContent = message || ""; };
@@ -100,8 +113,9 @@
       case "call": startCall(message); break;
       case "offer": answer(message).catch((error) => status(fill(T.call_error, { message: error.message }))); break;
       case "capture_arrived": addCapture(message); break;
-      case "chat": if (message.sender !== "agent") addChat(message.sender || "resident", message.text); break;
+      case "chat": addChat(message.sender || "resident", message.text); break;
       case "media": if (message.state === "lost") status(T.call_status_reconnecting); break;
+      case "supervisor": showSupervisor(message); break;
       case "ended": endLocally(message.reason); break;
       case "error": status(fill(T.call_error, { message: message.message })); break;
       default: break; // ping, and anything newer than this page
@@ -145,6 +159,51 @@
       list.append(row);
     }
     $("take-next").disabled = !message.waiting.length || !!state.call;
+    showHelp(message.help || []);
+  }
+
+  // A supervisor's list of the calls asking for help.
+  function showHelp(calls) {
+    state.help = calls.map((asking) => asking.call);
+    const list = $("help-list");
+    if (!list) return; // not a supervisor's page
+    list.replaceChildren();
+    if (!calls.length) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = T.call_help_empty;
+      list.append(empty);
+    }
+    for (const asking of calls) {
+      const row = document.createElement("li");
+      const what = document.createElement("span");
+      what.className = "what";
+      what.textContent = `${asking.station} · ${asking.item_title || "—"}`;
+      const when = document.createElement("span");
+      when.className = "when";
+      when.textContent = fill(T.call_help_row, { agent: asking.agent, seconds: asking.asked_s });
+      const join = document.createElement("button");
+      join.type = "button";
+      join.className = "join";
+      join.textContent = T.call_join;
+      join.setAttribute("aria-label", `${T.call_join}: ${what.textContent}`);
+      join.disabled = !!state.call;
+      join.addEventListener("click", () => send({ type: "join", call: asking.call }));
+      row.append(what, when, join);
+      list.append(row);
+    }
+  }
+
+  function showSupervisor(message) {
+    if (!state.call || message.call !== state.call.call) return;
+    state.supervisor = message.state;
+    const line = {
+      asked: T.call_supervisor_asked,
+      joined: fill(T.call_supervisor_joined, { name: message.name }),
+      left: T.call_supervisor_left,
+    }[message.state];
+    $("call-supervisor").textContent = line || T.call_supervisor_none;
+    $("ask-help").disabled = message.state !== "left";
   }
 
   document.addEventListener("click", (event) => {
@@ -178,16 +237,35 @@
   }
 
   function startCall(info) {
+    // the same call again: a supervisor who took it over keeps its chat and pictures
+    const same = !!state.call && state.call.call === info.call;
     state.call = info;
     state.attempt = -1;
     state.ended = null;
     state.framesShown = 0;
     state.mediaReported = "";
-    state.chat = [];
-    state.captures = [];
-    $("chat-log").replaceChildren();
-    $("materials-list").replaceChildren();
-    $("materials-none").hidden = false;
+    state.supervisor = "";
+    if (!same) {
+      state.chat = [];
+      state.captures = [];
+      $("chat-log").replaceChildren();
+      $("materials-list").replaceChildren();
+      $("materials-none").hidden = false;
+    }
+    closePeer();
+    $("call").dataset.watching = String(!!info.watching);
+    const watching = $("call-watching");
+    watching.hidden = !info.watching;
+    watching.textContent = info.watching ? fill(T.call_watching, { agent: info.agent || "—" }) : "";
+    $("call-supervisor").textContent = T.call_supervisor_none;
+    $("ask-help").hidden = !!info.watching;
+    $("ask-help").disabled = false;
+    $("take-over").hidden = !info.watching;
+    $("toggle-mic").hidden = !!info.watching;
+    $("toggle-camera").hidden = !!info.watching;
+    $("local-video").hidden = !!info.watching;
+    disarmEnd();
+    for (const join of document.querySelectorAll("#help-list button.join")) join.disabled = true;
     $("call-none").hidden = true;
     $("call-body").hidden = false;
     $("call").dataset.active = "true";
@@ -208,7 +286,7 @@
     }
     $("take-next").disabled = true;
     status(T.call_status_connecting);
-    localMedia(); // ready before the offer comes
+    if (!info.watching) localMedia(); // ready before the offer comes
   }
 
   async function answer(offer) {
@@ -235,7 +313,8 @@
       }
     });
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
-    const local = await localMedia();
+    // a supervisor watching only receives (their leg carries the station's camera)
+    const local = offer.leg === "supervisor" ? null : await localMedia();
     if (pc !== state.pc) return;
     const kinds = new Set();
     for (const track of local ? local.getTracks() : []) {
@@ -250,7 +329,10 @@
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc, 3000);
     if (pc !== state.pc) return;
-    send({ type: "answer", call: offer.call, attempt: offer.attempt, sdp: pc.localDescription.sdp });
+    send({
+      type: "answer", call: offer.call, attempt: offer.attempt, sdp: pc.localDescription.sdp,
+      leg: offer.leg || "agent",
+    });
   }
 
   function gathered(pc, timeoutMs) {
@@ -265,7 +347,10 @@
   function reportMedia(value) {
     if (!state.call || state.mediaReported === `${value}:${state.attempt}`) return;
     state.mediaReported = `${value}:${state.attempt}`;
-    send({ type: "media", call: state.call.call, attempt: Math.max(state.attempt, 0), state: value });
+    send({
+      type: "media", call: state.call.call, attempt: Math.max(state.attempt, 0), state: value,
+      leg: state.call.watching ? "supervisor" : "agent",
+    });
     status(value === "connected" ? T.call_status_connected : T.call_status_reconnecting);
   }
 
@@ -282,7 +367,10 @@
     closePeer();
     state.ended = reason;
     state.call = null;
+    state.supervisor = "";
     $("call").dataset.active = "false";
+    $("call").dataset.watching = "false";
+    for (const join of document.querySelectorAll("#help-list button.join")) join.disabled = false;
     $("call-body").hidden = true;
     $("call-none").hidden = false;
     status(fill(T.call_status_ended, { reason: T[`call_end_${reason}`] || reason }));
@@ -293,9 +381,17 @@
   const END_ARM_MS = 4000;
   let endArmed = 0;
   const endButton = $("end-call");
-  const disarmEnd = () => { endArmed = 0; endButton.textContent = T.call_end; };
+  const disarmEnd = () => {
+    endArmed = 0;
+    endButton.textContent = state.call && state.call.watching ? T.call_leave : T.call_end;
+  };
   endButton.addEventListener("click", () => {
     if (!state.call) return;
+    if (state.call.watching) { // leaving: the call goes on without this supervisor
+      send({ type: "end", call: state.call.call, reason: "agent" });
+      endLocally("left");
+      return;
+    }
     if (Date.now() - endArmed > END_ARM_MS) {
       endArmed = Date.now();
       endButton.textContent = T.call_end_confirm;
@@ -305,6 +401,15 @@
     disarmEnd();
     send({ type: "end", call: state.call.call, reason: "agent" });
     endLocally("agent");
+  });
+
+  $("ask-help").addEventListener("click", (event) => {
+    if (!state.call || state.call.watching) return;
+    event.currentTarget.disabled = true;
+    send({ type: "help", call: state.call.call });
+  });
+  $("take-over").addEventListener("click", () => {
+    if (state.call && state.call.watching) send({ type: "take_over", call: state.call.call });
   });
 
   $("toggle-mic").addEventListener("click", (event) => toggle(event.currentTarget, "audio"));
@@ -415,13 +520,13 @@
 
   // -- chat ----------------------------------------------------------------------------
 
-  function addChat(sender, line) {
+  function addChat(sender, line, mine = false) {
     state.chat.push({ sender, text: line });
     const item = document.createElement("li");
     item.className = `from-${sender}`;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = sender === "agent" ? T.call_chat_you : T[`call_chat_${sender}`] || sender;
+    who.textContent = sender === me && mine ? T.call_chat_you : T[`call_chat_${sender}`] || sender;
     const said = document.createElement("span");
     said.textContent = line;
     item.append(who, said);
@@ -433,7 +538,7 @@
     const clean = line.trim().slice(0, 500);
     if (!clean || !state.call) return;
     send({ type: "chat", call: state.call.call, text: clean });
-    addChat("agent", clean);
+    addChat(me, clean, true);
   }
   $("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();

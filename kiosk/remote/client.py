@@ -35,6 +35,12 @@ A call:
   `RemoteSettings.reoffers` times; then it ends the call with reason `media`. A new
   `Assigned` starts the media afresh without counting as a loss (but no offer goes past
   the protocol's attempt 20).
+- A supervisor who joins (`Watch`): a second peer connection (leg `supervisor`) with the
+  same camera slot and no audio (the station's microphone is opened once, by the agent's
+  leg) and nothing received; the screen is told who watches (`SupervisorWatching`). That
+  leg is not offered again when its path is lost (it reports `MediaState lost` on its leg
+  and closes; the supervisor may join again); `WatchEnded`, a takeover (`WatchEnded`
+  then `Assigned`: a fresh offer to the new agent) and the call's end close it.
 - Chat lines the resident typed are not reported back (the screen shows them as sent);
   a district that echoes them is ignored.
 
@@ -57,6 +63,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from kiosk.config import Paths, RemoteSettings
 from kiosk.devices.camera.frames import LatestFrame
 from kiosk.remote import protocol
@@ -68,6 +76,7 @@ from kiosk.remote.events import (
     ChatLine,
     DecisionMade,
     StateChanged,
+    SupervisorWatching,
 )
 
 if TYPE_CHECKING:  # aiortc is imported when the first call makes its peer
@@ -85,7 +94,7 @@ MEDIA_SILENT_S = 5.0  # no agent frame this long, once frames came: the path is 
 MEDIA_SETUP_S = 20.0  # no first frame this long after the answer: the path is lost
 WATCH_S = 0.25  # how often the watchdog looks
 END_WAIT_S = 3.0  # stop(): how long the last End may take
-MAX_ATTEMPT = 20  # the protocol's bound on an offer's attempt
+MAX_ATTEMPT = protocol.MAX_ATTEMPT
 
 ACTIVE = (CallState.ASKING, CallState.WAITING, CallState.CONNECTING, CallState.CONNECTED)
 
@@ -105,6 +114,7 @@ class _Call:
     attempt: int = 0
     losses: int = 0
     peer: Peer | None = None
+    watch: Peer | None = None  # the supervisor's leg
     answered_at: float | None = None
     sends_video: bool = True  # whether the agent's answer sends video
     ws: ClientConnection | None = None
@@ -433,6 +443,22 @@ class CallClient:
                 await self._finish(call, CallState.UNAVAILABLE, reason)
             case protocol.Assigned():
                 await self._assigned(call, message)
+            case protocol.Watch():
+                await self._watch(call, message)
+            case protocol.WatchEnded():
+                await self._unwatch(call)
+            case protocol.Answer(leg="supervisor", sdp=sdp):
+                watch = call.watch
+                if watch is not None and not watch.closed:
+                    try:
+                        await watch.accept_answer(sdp)
+                    except Exception as error:
+                        log.warning(
+                            "call %s: the supervisor's answer was refused: %s",
+                            call.id,
+                            type(error).__name__,
+                        )
+                        await self._watch_lost(call, watch)
             case protocol.Answer(attempt=attempt, sdp=sdp):
                 if call.peer is not None and attempt == call.attempt and call.answered_at is None:
                     call.sends_video = _answer_sends_video(sdp)
@@ -498,6 +524,51 @@ class CallClient:
             await peer.close()
             return
         await self._send(call, protocol.Offer(call=call.id, attempt=attempt, sdp=sdp))
+
+    async def _watch(self, call: _Call, message: protocol.Watch) -> None:
+        """A supervisor joined: offer them a second stream (a fresh one each time)."""
+        from kiosk.remote.media import Peer
+
+        if call.watch is not None:
+            await call.watch.close()
+        settings = msgspec.structs.replace(self._settings, microphone="", speaker="")
+        watch = call.watch = Peer(
+            self._camera,
+            LatestFrame(),  # nothing comes back on this leg
+            settings,
+            max_fps=self._max_fps,
+            on_state=lambda state: self._watch_state(call, watch, state),
+        )
+        self._emit(call, SupervisorWatching(call.id, message.supervisor, True))
+        try:
+            sdp = await watch.create_offer(message.ice_servers, message.ice_policy)
+        except Exception:
+            log.exception("call %s: no offer could be made for the supervisor", call.id)
+            await self._watch_lost(call, watch)
+            return
+        if call.over or call.watch is not watch:
+            await watch.close()
+            return
+        offer = protocol.Offer(call=call.id, attempt=message.attempt, sdp=sdp, leg="supervisor")
+        await self._send(call, offer)
+
+    async def _unwatch(self, call: _Call) -> None:
+        watch, call.watch = call.watch, None
+        if watch is not None:
+            await watch.close()
+            self._emit(call, SupervisorWatching(call.id, "", False))
+
+    def _watch_state(self, call: _Call, watch: Peer, state: str) -> None:
+        if state in ("failed", "closed") and call.watch is watch and not watch.closed:
+            self._spawn(call, self._watch_lost(call, watch))
+
+    async def _watch_lost(self, call: _Call, watch: Peer) -> None:
+        if call.watch is not watch:
+            return
+        log.info("call %s: the supervisor's stream is lost", call.id)
+        lost = protocol.MediaState(call=call.id, state="lost", leg="supervisor")
+        await self._send(call, lost)
+        await self._unwatch(call)
 
     def _first_frame(self, call: _Call, peer: Peer) -> None:
         if call.over or call.peer is not peer:
@@ -584,9 +655,10 @@ class CallClient:
         for task in list(call.tasks):
             if task is not current:
                 task.cancel()
-        if call.peer is not None:
-            with contextlib.suppress(Exception):
-                await call.peer.close()
+        for peer in (call.peer, call.watch):
+            if peer is not None:
+                with contextlib.suppress(Exception):
+                    await peer.close()
         if call.ws is not None:
             with contextlib.suppress(Exception):
                 await call.ws.close()

@@ -76,4 +76,14 @@ class DecisionMade:
     reason: str
 
 
-CallEvent = StateChanged | ChatLine | CaptureAsked | DecisionMade
+@dataclass(frozen=True, slots=True)
+class SupervisorWatching:
+    """A supervisor joined the call (the kiosk sends them its camera too), or left it: the
+    screen says who is watching, so the resident always knows who sees them."""
+
+    call: str
+    name: str
+    watching: bool
+
+
+CallEvent = StateChanged | ChatLine | CaptureAsked | DecisionMade | SupervisorWatching

@@ -39,6 +39,7 @@ from kiosk.remote.events import (
     ChatLine,
     DecisionMade,
     StateChanged,
+    SupervisorWatching,
 )
 from kiosk.store.db import Store
 
@@ -65,6 +66,8 @@ def describe(event: CallEvent) -> dict[str, Any]:
             return {"event": "capture_asked", **asdict(event)}
         case DecisionMade():
             return {"event": "decision", **asdict(event)}
+        case SupervisorWatching():
+            return {"event": "supervisor", **asdict(event)}
     return {"event": type(event).__name__}
 
 

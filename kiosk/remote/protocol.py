@@ -35,6 +35,22 @@ A call, as the station sees it:
 - `end` from either side, `ended` from the district to both: a call ends once, and
   everything it made (captures, chat, the application) stays as it was.
 
+A supervisor, on the agent's request (decided here and in `district.calls`):
+
+    agent: help ─→ supervisors see it in their queue ─→ supervisor: join
+      station: watch ─→ offer (leg supervisor) ─→ answer (leg supervisor) ─→ (video)
+    supervisor: take_over ─→ the agent: ended (takeover); station: watch_ended, then
+      assigned (the supervisor now the call's agent) ─→ a fresh offer on the agent leg
+    supervisor: end ─→ they leave (ended "left" to them; watch_ended to the station):
+      the call goes on
+
+- A call has two legs: `agent` (the call itself) and `supervisor` (a second peer
+  connection from the kiosk to a supervisor who joined, the station's camera only: the
+  station's microphone is opened once, by the agent's leg). `offer`, `answer` and
+  `media` name their leg; the district routes each to the right side.
+- The station shows that a supervisor is watching (the resident always knows who sees
+  them); chat and captures reach everyone on the call.
+
 Limits: a frame is at most `MAX_FRAME` bytes (a capture is a JPEG in base64 and the
 largest frame), text at most `MAX_TEXT` characters; a frame that is not one of the
 messages below is answered with `error` and otherwise ignored, never the end of a call.
@@ -55,6 +71,7 @@ SILENT_S = 5.0
 MAX_FRAME = 6 * 1024 * 1024
 MAX_TEXT = 500
 MAX_SDP = 20_000
+MAX_ATTEMPT = 20  # fresh offers for one call, at most
 
 #: Close codes (the 4000 range is the application's).
 CLOSE_REFUSED = 4403  # not an enrolled station / not an agent
@@ -65,7 +82,7 @@ _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 CallId = Annotated[str, Field(pattern=_UUID)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
-Attempt = Annotated[int, Field(ge=0, le=20)]
+Attempt = Annotated[int, Field(ge=0, le=MAX_ATTEMPT)]
 
 #: What the agent may ask the station to capture.
 CaptureKind = Literal["card", "page", "photo"]
@@ -78,8 +95,12 @@ EndReason = Literal[
     "unavailable",  # nobody could take it
     "replaced",  # the station started another call
     "server",  # the district shut down
+    "takeover",  # (to the agent) their supervisor took the call over
+    "left",  # (to a supervisor) they left the call, which goes on
 ]
 AgentState = Literal["available", "busy", "break", "after_call", "offline"]
+#: The two peer connections of a call: the agent's, and a supervisor's who joined.
+Leg = Literal["agent", "supervisor"]
 
 
 class _Message(BaseModel):
@@ -118,6 +139,7 @@ class Offer(_Message):
     call: CallId
     attempt: Attempt = 0
     sdp: Sdp
+    leg: Leg = "agent"
 
 
 class Capture(_Message):
@@ -156,6 +178,29 @@ class Answer(_Message):
     call: CallId
     attempt: Attempt = 0
     sdp: Sdp
+    leg: Leg = "agent"  # the district sets it from who answers
+
+
+class Help(_Message):
+    """The agent on a call asks their group's supervisors for help."""
+
+    type: Literal["help"] = "help"
+    call: CallId
+
+
+class Join(_Message):
+    """A supervisor joins a call whose agent asked for help: they see it (the kiosk sends
+    them a second stream) and can chat, ask for captures, take it over or leave."""
+
+    type: Literal["join"] = "join"
+    call: CallId
+
+
+class TakeOver(_Message):
+    """A supervisor who joined a call takes it over: they become its agent."""
+
+    type: Literal["take_over"] = "take_over"
+    call: CallId
 
 
 class CaptureRequest(_Message):
@@ -185,6 +230,7 @@ class MediaState(_Message):
     call: CallId
     attempt: Attempt = 0
     state: Literal["connected", "lost"]
+    leg: Leg = "agent"
 
 
 class End(_Message):
@@ -225,6 +271,24 @@ class Assigned(_Message):
     attempt: Attempt = 0
 
 
+class Watch(_Message):
+    """A supervisor joined: the station offers them a second stream (leg `supervisor`)."""
+
+    type: Literal["watch"] = "watch"
+    call: CallId
+    supervisor: Annotated[str, Field(max_length=64)]  # the supervisor's display name
+    ice_servers: list[IceServer] = []
+    ice_policy: Literal["all", "relay"] = "all"
+    attempt: Attempt = 0
+
+
+class WatchEnded(_Message):
+    """The supervisor left (or took the call over): the station closes that stream."""
+
+    type: Literal["watch_ended"] = "watch_ended"
+    call: CallId
+
+
 class Decision(_Message):
     """The agent decided the call's application (it also flows through the changes feed)."""
 
@@ -253,12 +317,33 @@ class WaitingCall(_Message):
     mine: bool  # routed to this agent's skills
 
 
+class HelpCall(_Message):
+    """A call whose agent asked for a supervisor (in a supervisor's queue view)."""
+
+    call: CallId
+    station: str
+    item_title: str
+    agent: str
+    asked_s: int
+
+
 class QueueView(_Message):
-    """The queue as this agent sees it (their group's waiting calls), and their state."""
+    """The queue as this agent sees it (their group's waiting calls), and their state; a
+    supervisor also sees the group's calls that asked for help."""
 
     type: Literal["queue"] = "queue"
     state: AgentState
     waiting: list[WaitingCall]
+    help: list[HelpCall] = []
+
+
+class SupervisorState(_Message):
+    """To the agent on a call: their help request is out, a supervisor joined, or left."""
+
+    type: Literal["supervisor"] = "supervisor"
+    call: CallId
+    state: Literal["asked", "joined", "left"]
+    name: Annotated[str, Field(max_length=64)] = ""
 
 
 class CallInfo(_Message):
@@ -275,6 +360,8 @@ class CallInfo(_Message):
     audio: bool
     ice_servers: list[IceServer] = []
     ice_policy: Literal["all", "relay"] = "all"
+    watching: bool = False  # a supervisor who joined (not the call's agent)
+    agent: Annotated[str, Field(max_length=64)] = ""  # the call's agent, for a supervisor
 
 
 class CaptureArrived(_Message):
@@ -289,12 +376,26 @@ class CaptureArrived(_Message):
 
 
 StationSends = Ping | CallRequest | Offer | Capture | Chat | MediaState | End
-AgentSends = Ping | Presence | Take | Answer | CaptureRequest | Chat | MediaState | End
+AgentSends = (
+    Ping
+    | Presence
+    | Take
+    | Answer
+    | CaptureRequest
+    | Chat
+    | MediaState
+    | End
+    | Help
+    | Join
+    | TakeOver
+)
 ToStation = (
     Ping
     | Queued
     | Unavailable
     | Assigned
+    | Watch
+    | WatchEnded
     | Answer
     | CaptureRequest
     | Chat
@@ -303,7 +404,16 @@ ToStation = (
     | ErrorMessage
 )
 ToAgent = (
-    Ping | QueueView | CallInfo | Offer | CaptureArrived | Chat | MediaState | Ended | ErrorMessage
+    Ping
+    | QueueView
+    | CallInfo
+    | Offer
+    | CaptureArrived
+    | Chat
+    | MediaState
+    | SupervisorState
+    | Ended
+    | ErrorMessage
 )
 
 _FROM_STATION: TypeAdapter[Any] = TypeAdapter(Annotated[StationSends, Field(discriminator="type")])

@@ -476,6 +476,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "call_wait_soon": ("预计不到 1 分钟", "Expected wait: under a minute"),
     "call_connecting_heading": ("坐席已接听，正在连接…", "An agent answered: connecting…"),
     "call_agent": ("坐席：{agent}", "Agent: {agent}"),
+    "call_supervisor": ("组长 {name} 也在看本次通话", "Supervisor {name} is also watching"),
     "call_connected_heading": ("已接通，请对着屏幕说话", "Connected: speak to the screen"),
     "call_ended_heading": ("通话已结束", "The call has ended"),
     "call_ended_resident": ("您已结束通话。", "You ended the call."),
@@ -565,6 +566,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "say_call_waiting": ("正在排队。{place}，{wait}。", "You are in the queue. {place}. {wait}."),
     "say_call_connecting": ("坐席已接听，正在连接。", "An agent answered. Connecting."),
     "say_call_connected": ("已接通，请对着屏幕说话。", "Connected. Please speak to the screen."),
+    "say_call_supervisor": (
+        "组长{name}加入了通话，也能看到您。",
+        "Supervisor {name} joined the call and can see you too.",
+    ),
+    "say_call_supervisor_left": ("组长已离开通话。", "The supervisor has left the call."),
     "say_call_ended": ("通话已结束。", "The call has ended."),
     "say_call_unavailable": (
         "现在无法视频连线。您可以留下电话，请坐席回电。",

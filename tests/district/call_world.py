@@ -78,11 +78,26 @@ def queue_problems(db: Database, now: datetime) -> list[str]:
                 user = users[call.agent_id]
                 if user.station_group != groups[call.station_id] or not user.station_group:
                     problems.append(f"active call {call.id} taken outside its group")
+            if call.supervisor_id is not None:  # (an ended call keeps who supervised it)
+                supervisor = presence.get(call.supervisor_id)
+                if call.state == calls.WAITING:
+                    problems.append(f"waiting call {call.id} has a supervisor")
+                elif call.state == calls.ACTIVE and (
+                    supervisor is None
+                    or (supervisor.state, supervisor.call_id) != ("busy", call.id)
+                ):
+                    problems.append(f"call {call.id}'s supervisor is not busy on it")
+                if call.supervisor_id == call.agent_id:
+                    problems.append(f"call {call.id}'s agent supervises it")
+                if users[call.supervisor_id].role != "supervisor":
+                    problems.append(
+                        f"call {call.id} supervised by a {users[call.supervisor_id].role}"
+                    )
         active = {call.id: call for call in all_calls if call.state == calls.ACTIVE}
         for user_id, row in presence.items():
             if row.state == "busy":
                 call = active.get(row.call_id)
-                if call is None or call.agent_id != user_id:
+                if call is None or user_id not in (call.agent_id, call.supervisor_id):
                     problems.append(f"agent {user_id} busy without an active call")
             elif row.call_id is not None:
                 problems.append(f"agent {user_id} is {row.state} but names a call")

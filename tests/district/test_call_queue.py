@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from district import applications, calls
+from district import applications, audit, calls
 from district.db import Database
-from district.models import CallSignal, Station
+from district.models import AgentPresence, AuditEntry, Call, CallSignal, Station
 from district.turn import TurnSettings
 from kiosk.remote import protocol
 from tests.district.call_world import (
@@ -310,6 +312,182 @@ def test_the_call_relays_offer_answer_chat_and_media(db: Database) -> None:
     assert call.attempt == 1 and call.connected_at == at(4)
 
 
+def presence_of(db: Database, agent: calls.Agent) -> tuple[str, str | None]:
+    with db.read() as connection:
+        row = connection.execute(
+            select(AgentPresence.state, AgentPresence.call_id).where(
+                AgentPresence.user_id == agent.id
+            )
+        ).one()
+    return row.state, row.call_id
+
+
+def alive(db: Database, station: str, agents: list[calls.Agent], seconds: float) -> None:
+    """Both sides' heartbeats at `seconds`, as their sockets send them."""
+    with db.write() as connection:
+        calls.station_heartbeat(connection, station, at(seconds))
+        for agent in agents:
+            calls.agent_heartbeat(connection, agent, at(seconds))
+
+
+def test_a_supervisor_joins_on_request_takes_over_and_the_first_agent_leaves(
+    db: Database,
+) -> None:
+    station = add_station_in(db, "站", "north")
+    agent = add_agent(db, "agent1", "north")
+    boss = add_agent(db, "boss", "north", "supervisor")
+    stranger = add_agent(db, "boss-south", "south", "supervisor")
+    for someone in (agent, boss, stranger):
+        connect(db, someone)
+    message = request()
+    ask(db, station, message)
+    take(db, agent, message.call, 1)
+    for side, who in (("station", station), ("agent", agent.id), ("agent", boss.id)):
+        signals(db, side, who)
+    with db.write() as connection, pytest.raises(calls.CallRefused) as unasked:
+        calls.join(db, connection, boss, message.call, at(2), NO_TURN)
+    assert unasked.value.code == "not_asked"  # a supervisor never watches unasked
+    with db.write() as connection:
+        calls.ask_help(connection, agent, message.call, at(2))
+        calls.ask_help(connection, agent, message.call, at(2.5))  # once is enough
+    assert signals(db, "agent", agent.id) == [
+        protocol.SupervisorState(call=message.call, state="asked")
+    ]
+    with db.read() as connection:
+        seen = calls.queue_view_for_agent(connection, boss, at(4)).help
+        assert calls.queue_view_for_agent(connection, agent, at(4)).help == []
+        assert calls.queue_view_for_agent(connection, stranger, at(4)).help == []
+    assert [(h.call, h.station, h.agent, h.asked_s) for h in seen] == [
+        (message.call, "站", "agent1", 2)
+    ]
+    for outsider, code in ((stranger, "no_call"), (agent, "forbidden")):
+        with db.write() as connection, pytest.raises(calls.CallRefused) as refused:
+            calls.join(db, connection, outsider, message.call, at(4), NO_TURN)
+        assert refused.value.code == code
+    with db.write() as connection:
+        calls.join(db, connection, boss, message.call, at(4), TURN, address="10.0.0.9")
+    watch = signals(db, "station", station)
+    assert [type(m) for m in watch] == [protocol.Watch]
+    assert watch[0].supervisor == "boss" and watch[0].ice_servers  # minted for the call
+    info = signals(db, "agent", boss.id)
+    assert [(type(m), m.watching, m.agent) for m in info if isinstance(m, protocol.CallInfo)] == [
+        (protocol.CallInfo, True, "agent1")
+    ]
+    assert signals(db, "agent", agent.id) == [
+        protocol.SupervisorState(call=message.call, state="joined", name="boss")
+    ]
+    assert presence_of(db, boss) == ("busy", message.call)
+    alive(db, station, [agent, boss], 4)
+    assert queue_problems(db, at(4)) == []
+
+    # the second stream goes to the supervisor; chat reaches everyone
+    with db.write() as connection:
+        calls.station_offer(
+            connection,
+            station,
+            protocol.Offer(call=message.call, sdp="v=0 w", leg="supervisor"),
+            at(5),
+        )
+        calls.agent_answer(
+            connection, boss, protocol.Answer(call=message.call, sdp="v=0 wa"), at(5)
+        )
+        calls.station_chat(connection, station, protocol.Chat(call=message.call, text="在"), at(5))
+        calls.agent_chat(connection, boss, protocol.Chat(call=message.call, text="我来看看"), at(5))
+    assert signals(db, "agent", boss.id) == [
+        protocol.Offer(call=message.call, sdp="v=0 w", leg="supervisor"),
+        protocol.Chat(call=message.call, text="在", sender="resident"),
+    ]
+    assert signals(db, "agent", agent.id) == [
+        protocol.Chat(call=message.call, text="在", sender="resident"),
+        protocol.Chat(call=message.call, text="我来看看", sender="supervisor"),
+    ]
+    assert signals(db, "station", station) == [
+        protocol.Answer(call=message.call, sdp="v=0 wa", leg="supervisor"),
+        protocol.Chat(call=message.call, text="我来看看", sender="supervisor"),
+    ]
+
+    with db.write() as connection:
+        calls.take_over(db, connection, boss, message.call, at(6), NO_TURN, address="10.0.0.9")
+    assert signals(db, "agent", agent.id) == [protocol.Ended(call=message.call, reason="takeover")]
+    assert presence_of(db, agent) == ("after_call", None)
+    assert presence_of(db, boss) == ("busy", message.call)
+    station_hears = signals(db, "station", station)
+    assert [type(m) for m in station_hears] == [protocol.WatchEnded, protocol.Assigned]
+    assert station_hears[1].agent == "boss" and station_hears[1].attempt == 1
+    taken = signals(db, "agent", boss.id)
+    assert [(m.watching, m.agent) for m in taken if isinstance(m, protocol.CallInfo)] == [
+        (False, "boss")
+    ]
+    with db.write() as connection, pytest.raises(calls.CallRefused):  # no longer on the call
+        calls.agent_chat(connection, agent, protocol.Chat(call=message.call, text="x"), at(6))
+    alive(db, station, [agent, boss], 6)
+    assert queue_problems(db, at(6)) == []
+    with db.read() as connection:
+        actions = connection.execute(
+            select(AuditEntry.action, AuditEntry.account, AuditEntry.record).order_by(
+                AuditEntry.seq
+            )
+        ).all()
+    assert [tuple(a) for a in actions if a.action.startswith("call_")] == [
+        (audit.CALL_JOINED, "boss", message.call),
+        (audit.CALL_TAKEN_OVER, "boss", message.call),
+    ]
+
+    with db.write() as connection:  # the supervisor, now its agent, ends it
+        calls.agent_end(connection, boss, protocol.End(call=message.call, reason="agent"), at(7))
+    assert presence_of(db, boss) == ("after_call", None)
+    alive(db, station, [agent, boss], 7)
+    assert queue_problems(db, at(7)) == []
+
+
+def test_a_supervisor_who_leaves_or_goes_away_leaves_the_call_going(db: Database) -> None:
+    station = add_station_in(db, "站", "north")
+    agent = add_agent(db, "agent1", "north")
+    boss = add_agent(db, "boss", "north", "supervisor")
+    connect(db, agent), connect(db, boss)
+    message = request()
+    ask(db, station, message)
+    take(db, agent, message.call, 1)
+
+    def joined(seconds: float) -> None:
+        with db.write() as connection:
+            calls.ask_help(connection, agent, message.call, at(seconds))
+            calls.join(db, connection, boss, message.call, at(seconds), NO_TURN)
+        for side, who in (("station", station), ("agent", agent.id), ("agent", boss.id)):
+            signals(db, side, who)
+
+    joined(2)
+    with db.write() as connection:  # leaving is the supervisor's End
+        calls.agent_end(connection, boss, protocol.End(call=message.call, reason="agent"), at(3))
+    assert signals(db, "agent", boss.id) == [protocol.Ended(call=message.call, reason="left")]
+    assert signals(db, "station", station) == [protocol.WatchEnded(call=message.call)]
+    assert signals(db, "agent", agent.id) == [
+        protocol.SupervisorState(call=message.call, state="left")
+    ]
+    assert presence_of(db, boss) == ("available", None)
+    with db.read() as connection:
+        call = calls.get_call(connection, message.call)
+    assert (call.state, call.supervisor_id, call.help_at) == (calls.ACTIVE, None, None)
+
+    joined(4)  # asked again, joined again; then the supervisor's page goes
+    with db.write() as connection:
+        calls.agent_disconnected(connection, boss, at(5))
+    assert signals(db, "station", station) == [protocol.WatchEnded(call=message.call)]
+    with db.read() as connection:
+        assert calls.get_call(connection, message.call).state == calls.ACTIVE
+    alive(db, station, [agent, boss], 5)
+    assert queue_problems(db, at(5)) == []
+
+    connect(db, boss, 6)
+    joined(6)  # the call ends: for the supervisor too
+    with db.write() as connection:
+        calls.station_end(connection, station, protocol.End(call=message.call), at(7))
+    assert signals(db, "agent", boss.id) == [protocol.Ended(call=message.call, reason="resident")]
+    assert presence_of(db, boss) == ("after_call", None)
+    alive(db, station, [agent, boss], 7)
+    assert queue_problems(db, at(7)) == []
+
+
 def test_a_decision_on_the_calls_application_reaches_the_station(
     db: Database, make_station: MakeStation, catalog: dict[str, Any]
 ) -> None:
@@ -348,7 +526,8 @@ def test_randomized_trials_keep_the_queue_consistent(db: Database) -> None:
             db, f"agent{n}", "north" if n < 2 else "south", "supervisor" if n == 3 else "agent"
         )
         for n in range(4)
-    ]
+    ] + [add_agent(db, "boss-north", "north", "supervisor")]
+    supervisors = [a for a in agents if a.role == "supervisor"]
     with db.write() as connection:
         calls.set_skills(db, connection, agents[0].id, ["医保"], T0)
     categories = ["", "医保", "民政"]
@@ -374,6 +553,10 @@ def test_randomized_trials_keep_the_queue_consistent(db: Database) -> None:
                     "ping",
                     "ping",
                     "silence",
+                    "help",
+                    "join",
+                    "take_over",
+                    "leave",
                 )
             )
             station = rng.choice(stations)
@@ -414,6 +597,30 @@ def test_randomized_trials_keep_the_queue_consistent(db: Database) -> None:
                             )
                         for alive in alive_stations:
                             calls.station_heartbeat(connection, alive, now)
+                    elif action == "help":  # the agent of any active call asks
+                        on_calls = connection.execute(
+                            select(Call.id, Call.agent_id).where(Call.state == calls.ACTIVE)
+                        ).all()
+                        if on_calls:
+                            call_id, agent_id = rng.choice(on_calls)
+                            asker = next(a for a in agents if a.id == agent_id)
+                            calls.ask_help(connection, asker, call_id, now)
+                    elif action == "join":
+                        agent = rng.choice(supervisors)
+                        asking = calls.help_calls(connection, agent.station_group)
+                        if asking:
+                            calls.join(db, connection, agent, rng.choice(asking).id, now, NO_TURN)
+                    elif action in ("take_over", "leave"):
+                        agent = rng.choice(supervisors)
+                        watched = connection.execute(
+                            select(Call).where(
+                                Call.supervisor_id == agent.id, Call.state == calls.ACTIVE
+                            )
+                        ).first()
+                        if watched is not None and action == "take_over":
+                            calls.take_over(db, connection, agent, watched.id, now, NO_TURN)
+                        elif watched is not None:
+                            calls.agent_end(connection, agent, protocol.End(call=watched.id), now)
                     elif action == "silence":  # a side stops: its heartbeats stop
                         if rng.random() < 0.5:
                             alive_stations.discard(station)
@@ -430,3 +637,99 @@ def test_randomized_trials_keep_the_queue_consistent(db: Database) -> None:
             for state_agent in agents:
                 calls.agent_disconnected(connection, state_agent, at(clock + 100))
             connection.execute(CallSignal.__table__.delete())
+
+
+def test_randomized_supervisor_trials_keep_the_queue_consistent(db: Database) -> None:
+    """50 trials of a busy group: calls taken, help asked, supervisors joining, taking over,
+    leaving, their pages going; every side alive unless the trial silences it."""
+    stations = [add_station_in(db, f"北{n}", "north") for n in range(3)]
+    agents = [add_agent(db, f"north{n}", "north") for n in range(2)]
+    supervisors = [add_agent(db, f"boss{n}", "north", "supervisor") for n in range(2)]
+    everyone = agents + supervisors
+    done: Counter[str] = Counter()
+    for trial in range(50):
+        rng = random.Random(1000 + trial)
+        clock = 100_000.0 + trial * 1000.0
+        connected = {a.id for a in everyone}
+        with db.write() as connection:
+            for someone in everyone:
+                calls.agent_connected(connection, someone, at(clock))
+        for _step in range(25):
+            clock += rng.choice((0.1, 0.5, 1.0))
+            now = at(clock)
+            action = rng.choice(
+                (
+                    "request",
+                    "take",
+                    "help",
+                    "join",
+                    "join",
+                    "take_over",
+                    "leave",
+                    "chat",
+                    "end_station",
+                    "end_agent",
+                    "reconnect",
+                    "silence",
+                )
+            )
+            station = rng.choice(stations)
+            try:
+                with db.write() as connection:
+                    active = connection.execute(
+                        select(Call).where(Call.state == calls.ACTIVE)
+                    ).all()
+                    chosen = rng.choice(active) if active else None
+                    by_id = {a.id: a for a in everyone}
+                    if action == "request":
+                        calls.request_call(connection, station, request(), now, NO_TURN)
+                    elif action == "take":
+                        calls.take(connection, rng.choice(agents), None, now, NO_TURN)
+                    elif action == "help" and chosen is not None:
+                        calls.ask_help(connection, by_id[chosen.agent_id], chosen.id, now)
+                    elif action == "join" and chosen is not None:
+                        calls.join(db, connection, rng.choice(supervisors), chosen.id, now, NO_TURN)
+                        done["join"] += 1
+                    elif action in ("take_over", "leave") and chosen is not None:
+                        if chosen.supervisor_id is not None:
+                            boss = by_id[chosen.supervisor_id]
+                            if action == "take_over":
+                                calls.take_over(db, connection, boss, chosen.id, now, NO_TURN)
+                            else:
+                                calls.agent_end(connection, boss, protocol.End(call=chosen.id), now)
+                            done[action] += 1
+                    elif action == "chat" and chosen is not None:
+                        line = protocol.Chat(call=chosen.id, text="您好")
+                        calls.station_chat(connection, chosen.station_id, line, now)
+                        if chosen.supervisor_id is not None:
+                            calls.agent_chat(connection, by_id[chosen.supervisor_id], line, now)
+                    elif action == "end_station" and chosen is not None:
+                        end = protocol.End(call=chosen.id)
+                        calls.station_end(connection, chosen.station_id, end, now)
+                    elif action == "end_agent" and chosen is not None:
+                        end = protocol.End(call=chosen.id, reason="agent")
+                        calls.agent_end(connection, by_id[chosen.agent_id], end, now)
+                    elif action == "reconnect":  # a page reloads: its socket closes and opens
+                        someone = rng.choice(everyone)
+                        calls.agent_disconnected(connection, someone, now)
+                        calls.agent_connected(connection, someone, now)
+                        connected.add(someone.id)
+                        done["reconnect"] += 1
+                    elif action == "silence":
+                        connected.discard(rng.choice(everyone).id)
+                    for alive_station in stations:
+                        calls.station_heartbeat(connection, alive_station, now)
+                    for user_id in connected:
+                        calls.agent_heartbeat(connection, by_id[user_id], now)
+                    calls.sweep(connection, now)
+            except calls.CallRefused:
+                with db.write() as connection:
+                    calls.sweep(connection, now)
+            problems = queue_problems(db, now)
+            assert problems == [], f"trial {trial}, after {action}: {problems}"
+        with db.write() as connection:
+            calls.sweep(connection, at(clock + 100))
+            for someone in everyone:
+                calls.agent_disconnected(connection, someone, at(clock + 100))
+            connection.execute(CallSignal.__table__.delete())
+    assert min(done[step] for step in ("join", "take_over", "leave")) > 0, done

@@ -17,7 +17,13 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.core import phone as phones
 from kiosk.core.callbacks import Callbacks
-from kiosk.remote.events import CallState, CaptureAsked, ChatLine, DecisionMade
+from kiosk.remote.events import (
+    CallState,
+    CaptureAsked,
+    ChatLine,
+    DecisionMade,
+    SupervisorWatching,
+)
 from kiosk.ui.idle import IdleWatcher
 from kiosk.ui.screens.call import CaptureStep
 from kiosk.ui.strings import text
@@ -256,6 +262,25 @@ def test_the_agents_decision_shows_and_the_receipt_prints(
     tap(qtbot, screen.end_button)
     tap(qtbot, screen.leave_button)  # the visit is over: back to the start
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.start_screen)
+
+
+def test_the_resident_is_told_and_shown_when_a_supervisor_watches(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk, calls = calling(make_kiosk)
+    window = kiosk.window
+    from_guide(qtbot, kiosk)
+    screen = window.call_screen
+    connected(qtbot, kiosk, calls)
+    calls.emit(SupervisorWatching(calls.call, "王组长", True))
+    watching = text("call_supervisor", "zh", name="王组长")
+    qtbot.waitUntil(lambda: watching in screen.detail.text())
+    assert text("say_call_supervisor", "zh", name="王组长") in said(kiosk)
+    shot(kiosk, "08-supervisor")
+    calls.emit(SupervisorWatching(calls.call, "", False))
+    qtbot.waitUntil(lambda: watching not in screen.detail.text())
+    assert said(kiosk)[-1] == text("say_call_supervisor_left", "zh")
+    assert screen.state is CallState.CONNECTED
 
 
 def test_chat_both_ways_in_large_text(qtbot: QtBot, make_kiosk: MakeKiosk) -> None:

@@ -72,6 +72,7 @@ from kiosk.remote.events import (
     ChatLine,
     DecisionMade,
     StateChanged,
+    SupervisorWatching,
 )
 from kiosk.ui import theme
 from kiosk.ui.screens.capture import (
@@ -304,6 +305,7 @@ class CallScreen(QWidget):
         self._can_call_back = True
         self._chat: list[tuple[str, str]] = []  # (sender, text)
         self._decision: DecisionMade | None = None
+        self._supervisor = ""  # the supervisor watching the call, when one joined
         self._receipt = ""  # the string key of what came of printing it
         self._seqs: dict[str, int] = {}
         # The capture the agent asked for.
@@ -521,6 +523,13 @@ class CallScreen(QWidget):
         elif isinstance(event, CaptureAsked):
             if self._state in WITH_AGENT:
                 self._start_capture(event)
+        elif isinstance(event, SupervisorWatching):
+            before, self._supervisor = self._supervisor, event.name if event.watching else ""
+            self._refresh()
+            if self._supervisor:
+                self.spoken.emit(text("say_call_supervisor", self._lang, name=self._supervisor))
+            elif before:
+                self.spoken.emit(text("say_call_supervisor_left", self._lang))
         elif isinstance(event, DecisionMade):
             self._decision, self._receipt = event, ""
             self._refresh()
@@ -561,7 +570,7 @@ class CallScreen(QWidget):
         self._cameras, self._materials, self._materials_sent = CallCameras(), list, False
         self._chat.clear()
         self._clear_chat_lines()
-        self._decision, self._receipt = None, ""
+        self._decision, self._receipt, self._supervisor = None, "", ""
         self._seqs.clear()
         self._stop_capture()
         self.video.set_main(None)
@@ -589,6 +598,7 @@ class CallScreen(QWidget):
             self._timer.stop()
             self.video.set_main(None)
             self.video.set_inset(None)
+            self._supervisor = ""
         self._seqs.clear()
         self._refresh()
         moved = event.state is CallState.WAITING and event.position != old.position
@@ -891,6 +901,9 @@ class CallScreen(QWidget):
         if state is CallState.WAITING:
             detail = "\n".join((self._place(lang), self._wait(lang)))
             return text("call_waiting_heading", lang), detail
+        if self._supervisor:
+            watching = text("call_supervisor", lang, name=self._supervisor)
+            agent = "\n".join(line for line in (agent, watching) if line)
         if state is CallState.CONNECTING:
             return text("call_connecting_heading", lang), agent
         if state is CallState.CONNECTED:
