@@ -422,7 +422,7 @@ def load_session(db: Database, token: str | None) -> Session | None:
         return None
     digest = token_sha256(token)
     now = datetime.now(UTC)
-    with db.read() as connection:
+    with db.lookup() as connection:
         row = connection.execute(_SESSION, {"digest": digest}).first()
     if row is None:
         return None

@@ -151,6 +151,14 @@ class Database:
         self.epoch = epoch
         self.dialect = engine.dialect.name
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # PostgreSQL reads at READ COMMITTED, where every statement takes its own snapshot
+        # inside a transaction as outside one: for a few short reads a transaction adds
+        # nothing but its BEGIN and ROLLBACK round trips (see `lookup`).
+        self._looker = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine
+        )
 
     @classmethod
     def open(
@@ -186,6 +194,17 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def lookup(self) -> Iterator[Connection]:
+        """A connection for a few short reads, as every console request makes (its session,
+        an application's page): on PostgreSQL outside a transaction, which spares the
+        BEGIN and ROLLBACK round trips and changes nothing a statement sees at READ
+        COMMITTED; so no server-side cursor (`stream_results`), which needs a
+        transaction: use `read` for those. On SQLite it is `read` (one snapshot; its
+        BEGIN costs no round trip). Never for writes."""
+        with self._looker.connect() as connection:
             yield connection
 
     def insert(self, table: Any) -> Any:

@@ -218,8 +218,8 @@ def decision_problem(view: worklist.ApplicationView, state: str, reason: str) ->
 @dataclass(frozen=True)
 class _Loaded:
     """An application with what its page needs besides: the viewer's live grants on it,
-    the newest catalog and, for a page, the district's name its frame shows (read in one
-    transaction; None for the JSON endpoints, which have no frame)."""
+    the newest catalog and, for a page, the district's name its frame shows (read on one
+    connection, `Database.lookup`; None for the JSON endpoints, which have no frame)."""
 
     view: worklist.ApplicationView
     grants: dict[str, datetime]
@@ -232,7 +232,7 @@ def _load(
 ) -> _Loaded:
     """The application if the viewer's group holds it, else 404."""
     db = database(request)
-    with db.read() as connection:
+    with db.lookup() as connection:
         view = worklist.application(connection, db.vault, viewer.station_scope(), application_id)
         if view is None:
             raise ConsoleError(404, "error_not_found")
