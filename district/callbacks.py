@@ -21,9 +21,8 @@ agent whose reason was recorded in the audit log, or to compare a repeated uploa
 never logged and never in a verdict's message.
 
 A request is `open` until an agent marks it `done` (who and when are kept): the agent
-phoned the resident. Calling the station itself from the console (a video call the
-agent starts, to the station the request came from) is a later step; until then the
-agent calls the number.
+phoned the resident, or called the station from the call desk (`district.calls.ring`:
+the call's video connecting marks it done by that agent).
 """
 
 from __future__ import annotations

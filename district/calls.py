@@ -70,14 +70,24 @@ silent only leaves: the call goes on. A call that ends ends for its supervisor t
 Joining and taking over are audited (the supervisor sees the resident).
 Only calls whose agent asked for help can be joined: a supervisor does not watch calls
 unasked, and the station always shows who is watching.
+
+An agent calling a station back (`ring`): an open call-back request of a station of the
+agent's group, a station with no open call, an agent free to take a call. The call is
+made active and the agent's at once (they are busy on it while it rings); the station
+hears `Incoming` on its standby socket and answers with a `request` under that call id,
+which hands it `Assigned` like any active call. Ending it before it connected (the
+resident declined, it rang out, the station is busy or offline) leaves the request open;
+the call's media connecting marks the request done by that agent.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import statistics
+import uuid
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -87,12 +97,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, event, func, or_, select, text, update
 
 from district import audit
+from district import callbacks as callback_requests
 from district.db import Database
-from district.errors import NotFound, Refused
+from district.errors import NotFound, Overtaken, Refused
 from district.models import (
     AgentPresence,
     Blob,
     Call,
+    CallbackRequest,
     CallCapture,
     CallSignal,
     Station,
@@ -115,6 +127,8 @@ SILENT_S = protocol.SILENT_S
 AFTER_CALL_S = 30.0
 DEFAULT_HANDLE_S = 180.0
 HANDLE_SAMPLE = 20
+#: Why a station may end a call (anything else it says is taken as the resident's end).
+STATION_END_REASONS = ("resident", "media", "declined", "no_answer", "busy")
 SIGNAL_KEEP_S = 120.0  # a signal nobody collected in this long is for a side that is gone
 
 
@@ -518,6 +532,9 @@ def station_media(
 def _media(connection: Connection, call: Any, media: protocol.MediaState, now: datetime) -> None:
     if media.state == "connected" and call.connected_at is None:
         connection.execute(update(Call).where(Call.id == call.id).values(connected_at=now))
+        if call.callback_id is not None and call.agent_id is not None:
+            with contextlib.suppress(Overtaken):  # someone marked it meanwhile: theirs stands
+                callback_requests.mark_done(connection, call.callback_id, user_id=call.agent_id)
 
 
 def station_capture(
@@ -604,9 +621,8 @@ def station_end(connection: Connection, station_id: str, end: protocol.End, now:
     call = get_call(connection, end.call)
     if call is None or call.station_id != station_id:
         raise CallRefused("no_call", "this station has no such call")
-    end_call(
-        connection, call.id, end.reason if end.reason in ("resident", "media") else "resident", now
-    )
+    reason = end.reason if end.reason in STATION_END_REASONS else "resident"
+    end_call(connection, call.id, reason, now)
 
 
 # -- the agent's side -------------------------------------------------------------------
@@ -787,13 +803,7 @@ def take(
         raise CallRefused("no_call", "no such call in this group's queue")
     if call.state != WAITING:
         raise CallRefused("taken", "someone else took this call")
-    busy = connection.execute(
-        update(AgentPresence)
-        .where(AgentPresence.user_id == agent.id, AgentPresence.state.not_in(("busy", "offline")))
-        .values(state="busy", reason="", since=now, seen_at=now, call_id=call_id)
-    )
-    if busy.rowcount != 1:
-        raise CallRefused("busy", "you are on a call already")
+    _make_busy(connection, agent, call_id, now)
     won = connection.execute(
         update(Call)
         .where(Call.id == call_id, Call.state == WAITING)
@@ -806,6 +816,18 @@ def take(
     to_agent(connection, call, _call_info(connection, call, turn), now)
     notify(connection, group_key(agent.station_group))
     return call
+
+
+def _make_busy(connection: Connection, agent: Agent, call_id: str, now: datetime) -> None:
+    """Mark the agent busy on `call_id` (CallRefused "busy" when they are on a call or
+    offline): the first step of taking, joining or placing a call."""
+    busy = connection.execute(
+        update(AgentPresence)
+        .where(AgentPresence.user_id == agent.id, AgentPresence.state.not_in(("busy", "offline")))
+        .values(state="busy", reason="", since=now, seen_at=now, call_id=call_id)
+    )
+    if busy.rowcount != 1:
+        raise CallRefused("busy", "you are on a call already")
 
 
 def _agent_call(connection: Connection, agent: Agent, call_id: str) -> Any:
@@ -869,6 +891,66 @@ def agent_end(connection: Connection, agent: Agent, end: protocol.End, now: date
     end_call(connection, call.id, "agent", now)
 
 
+# -- calling a station back -------------------------------------------------------------
+
+
+def ring(
+    connection: Connection, agent: Agent, callback_id: str, now: datetime, turn: TurnSettings
+) -> Any:
+    """The agent calls the station an open call-back request came from; returns the call."""
+    if agent.role not in CALL_ROLES or not agent.station_group:
+        raise CallRefused("forbidden", "only agents and supervisors of a group call stations")
+    request = connection.execute(
+        select(CallbackRequest.station_id, CallbackRequest.item_code, CallbackRequest.item_title)
+        .join(Station, Station.id == CallbackRequest.station_id)
+        .where(
+            CallbackRequest.id == callback_id,
+            CallbackRequest.state == callback_requests.OPEN,
+            Station.station_group == agent.station_group,
+            Station.revoked_at.is_(None),
+        )
+    ).first()
+    if request is None:
+        raise CallRefused("no_callback", "no such open call-back request in this group")
+    if active_call_of_station(connection, request.station_id) is not None:
+        raise CallRefused("station_busy", "the station is on a call now")
+    call_id = str(uuid.uuid4())
+    _make_busy(connection, agent, call_id, now)
+    connection.execute(
+        Call.__table__.insert().values(
+            id=call_id,
+            station_id=request.station_id,
+            state=ACTIVE,
+            item_code=request.item_code,
+            item_title=request.item_title,
+            source="callback",
+            agent_id=agent.id,
+            callback_id=callback_id,
+            created_at=now,
+            assigned_at=now,
+            kiosk_seen_at=now,
+            agent_seen_at=now,
+            attempt=0,
+        )
+    )
+    call = get_call(connection, call_id)
+    to_station(
+        connection,
+        call,
+        protocol.Incoming(
+            call=call_id,
+            agent=agent.name[:64],
+            item_code=request.item_code,
+            item_title=request.item_title,
+            callback=callback_id,
+        ),
+        now,
+    )
+    to_agent(connection, call, _call_info(connection, call, turn), now)
+    notify(connection, group_key(agent.station_group))
+    return call
+
+
 # -- a supervisor -----------------------------------------------------------------------
 
 
@@ -904,13 +986,7 @@ def join(
         raise CallRefused("no_call", "no such call in this group")
     if call.help_at is None or call.agent_id == agent.id:
         raise CallRefused("not_asked", "this call's agent has not asked for help")
-    busy = connection.execute(
-        update(AgentPresence)
-        .where(AgentPresence.user_id == agent.id, AgentPresence.state.not_in(("busy", "offline")))
-        .values(state="busy", reason="", since=now, seen_at=now, call_id=call_id)
-    )
-    if busy.rowcount != 1:
-        raise CallRefused("busy", "you are on a call already")
+    _make_busy(connection, agent, call_id, now)
     won = connection.execute(
         update(Call)
         .where(Call.id == call_id, Call.state == ACTIVE, Call.supervisor_id.is_(None))

@@ -375,6 +375,9 @@ class Call(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     help_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the agent asked for help
+    # the call-back request an agent's call to the station answers (no foreign key: the
+    # request may be pruned before the call's history)
+    callback_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -31,7 +31,8 @@ CLOSE_REPLACED, in whichever process holds it: the key `replace:<side>:<id>:<soc
 An agent's socket closing ends their call (their page has left it) and puts them offline;
 a station's socket closing ends nothing at once: the kiosk reconnects and repeats its
 request under the same call id, and if it does not come back within SILENT_S the sweep
-ends its call with reason `gone`.
+ends its call with reason `gone`. A station with no call keeps its socket open too (its
+standby: pings only), which is how an agent's call to it (`Incoming`) reaches it.
 
 Logs name stations, accounts and calls by id, never what a message says.
 """
@@ -487,6 +488,8 @@ def _agent_work(
             return lambda c: calls.ask_help(c, agent, message.call, at)
         case protocol.Join():
             return lambda c: calls.join(db, c, agent, message.call, at, hub.turn, address)
+        case protocol.Ring():
+            return lambda c: calls.ring(c, agent, message.callback, at, hub.turn)
         case protocol.TakeOver():
             return lambda c: calls.take_over(db, c, agent, message.call, at, hub.turn, address)
     return None

@@ -947,7 +947,11 @@ def sync_status(context: Context, as_json: bool) -> None:
 
 
 @main.command("call")
-@click.option("--item", "item_code", required=True, help="The service item's code.")
+@click.option("--item", "item_code", default="", help="The service item's code.")
+@click.option(
+    "--standby", is_flag=True,
+    help="Make no call: wait for an agent to call this station back, and answer it.",
+)
 @click.option("--title", default="", help="The item's title, as the agent sees it.")
 @click.option("--category", default="", help="The item's category (routes the call).")
 @click.option("--chat", "chat", help="Send this chat line once the call is connected.")
@@ -960,8 +964,8 @@ def sync_status(context: Context, as_json: bool) -> None:
 @click.option("--stats", is_flag=True, help="Print the media's figures every second.")
 @pass_context
 def call(
-    context: Context, item_code: str, title: str, category: str, chat: str | None,
-    answer_captures: bool, seconds: float | None, stamp: bool, stats: bool,
+    context: Context, item_code: str, standby: bool, title: str, category: str,
+    chat: str | None, answer_captures: bool, seconds: float | None, stamp: bool, stats: bool,
 ) -> None:
     """Call an agent from the command line with the configured camera (an enrolled
     station): each event one JSON line on stdout; SIGTERM ends the call cleanly. Exits 1
@@ -969,13 +973,15 @@ def call(
     from kiosk.remote.events import CallRequestInfo
     from kiosk.remote.headless import run_call
 
+    if not item_code and not standby:
+        raise click.UsageError("name the item (--item CODE), or wait for a call (--standby)")
     with _reported():
         settings, store = _open_store(context)
     info = CallRequestInfo(item_code=item_code, item_title=title, category=category,
                            source="staff")
     sys.exit(run_call(settings, context.paths, store, info, chat=chat,
                       answer_captures=answer_captures, seconds=seconds, with_stamp=stamp,
-                      with_stats=stats))
+                      with_stats=stats, standby=standby))
 
 
 @main.group()
@@ -984,7 +990,11 @@ def applications() -> None:
 
 
 @applications.command("new")
-@click.option("--item", "item_code", required=True, help="The service item's code.")
+@click.option("--item", "item_code", default="", help="The service item's code.")
+@click.option(
+    "--standby", is_flag=True,
+    help="Make no call: wait for an agent to call this station back, and answer it.",
+)
 @click.option(
     "--resident-json",
     required=True,

@@ -197,6 +197,13 @@ register(
         "call_leave": ("离开通话", "Leave the call"),
         "call_end_takeover": ("组长已接管通话", "your supervisor took the call over"),
         "call_end_left": ("您已离开，通话继续", "you left; the call goes on"),
+        "call_end_declined": ("居民没有接听", "the resident did not take it"),
+        "call_end_no_answer": ("服务站无人接听", "nobody answered at the station"),
+        "call_end_busy": ("服务站正在服务其他居民", "the station is serving someone"),
+        "call_status_ringing": (
+            "正在呼叫服务站，等待居民接听…",
+            "Calling the station; waiting for the resident to answer…",
+        ),
     }
 )
 
@@ -263,6 +270,10 @@ SCRIPT_TEXTS = tuple(
         "call_leave",
         "call_end_takeover",
         "call_end_left",
+        "call_end_declined",
+        "call_end_no_answer",
+        "call_end_busy",
+        "call_status_ringing",
     )
 )
 

@@ -83,6 +83,11 @@ register(
         ),
         "callbacks_revealed_until": ("完整号码显示至 {time}。", "Shown in full until {time}."),
         "callbacks_done": ("已回电", "Done"),
+        "callbacks_call_station": ("视频呼叫服务站", "Video-call the station"),
+        "callbacks_call_station_label": (
+            "在通话台视频呼叫{station}",
+            "Video-call {station} from the call desk",
+        ),
         "callbacks_done_label": (
             "标记 {station} 的回电请求为已回电",
             "Mark the call-back request from {station} done",

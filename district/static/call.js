@@ -13,6 +13,11 @@
 // over turns the page into the call's agent (a fresh CallInfo and a fresh offer on the
 // agent's leg, the chat and pictures kept); "leave" ends only the supervisor's part.
 //
+// Opened as /console/call?callback=ID (the call-back page's button), the page calls that
+// station once its socket is up (`ring`): the call is the agent's at once, and rings at the
+// station until the resident answers (then it goes on as any call), declines or lets it
+// ring out.
+//
 // window.doorstepCall exposes the state read-only for the browser tests and the bench.
 "use strict";
 
@@ -42,8 +47,11 @@
     ended: null,
     supervisor: "", // the call's supervisor line: "", "asked", "joined", "left"
     help: [],
+    ringing: false, // this page called the station and nobody answered yet
     backoff: 500,
   };
+  const callback = new URLSearchParams(location.search).get("callback");
+  let rang = false;
   // The district fills in who said a chat line; a line this page sends is never echoed.
   const me = config.role === "supervisor" ? "supervisor" : "agent";
   window.doorstepCall = {
@@ -60,6 +68,7 @@
     get watching() { return !!(state.call && state.call.watching); },
     get supervisor() { return state.supervisor; },
     get help() { return state.help.slice(); },
+    get ringing() { return state.ringing; },
   };
 
   const status = (message) => { $("call-status").textContent = message || ""; };
@@ -117,7 +126,10 @@
       case "media": if (message.state === "lost") status(T.call_status_reconnecting); break;
       case "supervisor": showSupervisor(message); break;
       case "ended": endLocally(message.reason); break;
-      case "error": status(fill(T.call_error, { message: message.message })); break;
+      case "error":
+        state.ringing = false;
+        status(fill(T.call_error, { message: message.message }));
+        break;
       default: break; // ping, and anything newer than this page
     }
   }
@@ -133,6 +145,12 @@
 
   function showQueue(message) {
     setAgentState(message.state);
+    if (callback && !rang && message.state !== "offline" && message.state !== "busy") {
+      rang = true; // once: a reload of the page does not call the station again
+      history.replaceState(null, "", location.pathname);
+      state.ringing = true;
+      send({ type: "ring", callback });
+    }
     const list = $("queue-list");
     list.replaceChildren();
     if (!message.waiting.length) {
@@ -285,12 +303,13 @@
       application.textContent = T.call_application_none;
     }
     $("take-next").disabled = true;
-    status(T.call_status_connecting);
+    status(state.ringing ? T.call_status_ringing : T.call_status_connecting);
     if (!info.watching) localMedia(); // ready before the offer comes
   }
 
   async function answer(offer) {
     if (!state.call || offer.call !== state.call.call || offer.attempt < state.attempt) return;
+    state.ringing = false;
     state.attempt = offer.attempt;
     closePeer();
     const pc = new RTCPeerConnection({
@@ -365,6 +384,7 @@
 
   function endLocally(reason) {
     closePeer();
+    state.ringing = false;
     state.ended = reason;
     state.call = null;
     state.supervisor = "";

@@ -41,6 +41,14 @@ A call:
   leg is not offered again when its path is lost (it reports `MediaState lost` on its leg
   and closes; the supervisor may join again); `WatchEnded`, a takeover (`WatchEnded`
   then `Assigned`: a fresh offer to the new agent) and the call's end close it.
+- Standby (`listen()`, decided here): with no call on, the client keeps the station's
+  signed socket open (pings only, reconnecting with a capped backoff; 60 s after a
+  refusal) so that an agent can call the station back. An `Incoming` call is reported as
+  `IncomingCall` and rings for `RING_S`; `answer()` starts the call under its id (source
+  `callback`: the district hands `Assigned` at once), `decline()` ends it (`declined`),
+  and one that rings out ends with `no_answer` (`RingEnded`). An incoming call while a
+  call is on, or while another rings, is answered `busy`. The call opens its own socket
+  (which replaces the standby one at the district); standby comes back after it.
 - Chat lines the resident typed are not reported back (the screen shows them as sent);
   a district that echoes them is ignored.
 
@@ -54,6 +62,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import random
 import threading
 import time
 import uuid
@@ -75,6 +84,8 @@ from kiosk.remote.events import (
     CaptureAsked,
     ChatLine,
     DecisionMade,
+    IncomingCall,
+    RingEnded,
     StateChanged,
     SupervisorWatching,
 )
@@ -95,6 +106,9 @@ MEDIA_SETUP_S = 20.0  # no first frame this long after the answer: the path is l
 WATCH_S = 0.25  # how often the watchdog looks
 END_WAIT_S = 3.0  # stop(): how long the last End may take
 MAX_ATTEMPT = protocol.MAX_ATTEMPT
+RING_S = 45.0  # an agent's call rings this long at the station
+STANDBY_BACKOFF_S = (1.0, 30.0)  # the standby socket's reconnect backoff: first, cap
+STANDBY_REFUSED_S = 60.0  # and after the district refused the station
 
 ACTIVE = (CallState.ASKING, CallState.WAITING, CallState.CONNECTING, CallState.CONNECTED)
 
@@ -187,6 +201,10 @@ class CallClient:
         self._remote = LatestFrame()
         self._call: _Call | None = None  # touched on the loop only
         self._state: CallState | None = None
+        self._standby: asyncio.Task[None] | None = None  # on the loop only
+        self._standby_ws: ClientConnection | None = None
+        self._ringing: tuple[protocol.Incoming, float] | None = None  # and its deadline
+        self._opening = asyncio.Lock()  # one socket opened at a time (standby or a call's)
 
     # -- the screens' side (any thread) ------------------------------------------------
 
@@ -206,6 +224,29 @@ class CallClient:
         self._state = CallState.ASKING
         self._submit(self._start(_Call(call_id, info)))
         return call_id
+
+    def listen(self) -> None:
+        """Keep the standby socket open while no call is on (safe to repeat)."""
+        self._submit(self._listen())
+
+    def answer(self, call_id: str, info: CallRequestInfo) -> str:
+        """Take the agent's ringing call `call_id` (from `IncomingCall`)."""
+        self._state = CallState.ASKING
+        answered = CallRequestInfo(
+            item_code=info.item_code,
+            item_title=info.item_title,
+            category=info.category,
+            application=info.application,
+            identity=info.identity,
+            source="callback",
+        )
+        self._submit(self._answer(call_id, answered))
+        return call_id
+
+    def decline(self, call_id: str, reason: str = "declined") -> None:
+        """The agent's ringing call is not taken: the resident said no (`declined`), or the
+        station is serving someone (`busy`)."""
+        self._submit(self._end_ringing(call_id, reason))
 
     def end(self) -> None:
         """The resident ends the call (nothing happens when there is none)."""
@@ -240,6 +281,10 @@ class CallClient:
 
     def stop(self) -> None:
         """End any call and stop the client's own loop (the kit's shutdown)."""
+        try:
+            self._submit(self._stop_standby()).result(END_WAIT_S + 2)
+        except Exception:
+            log.debug("no standby to stop", exc_info=True)
         try:
             self._submit(self._end_current("gone")).result(END_WAIT_S + 2)
         except Exception:  # a loop that is gone already: nothing left to end
@@ -297,8 +342,8 @@ class CallClient:
         call.tasks.add(asyncio.ensure_future(self._watchdog(call)))
         call.tasks.add(asyncio.ensure_future(self._reader(call)))
 
-    async def _connect(self, call: _Call) -> None:
-        """Open a signed socket to the district and send (again) the call's request."""
+    async def _open_socket(self) -> ClientConnection:
+        """A signed socket to the district (_Refused, _Unreachable)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -315,7 +360,7 @@ class CallClient:
             raise _Unreachable(f"no station key or address: {type(error).__name__}") from None
         headers = key.sign_request(enrolled.station_id, "GET", urlsplit(url).path, b"")
         try:
-            call.ws = await connect(
+            return await connect(
                 url,
                 additional_headers=headers,
                 max_size=protocol.MAX_FRAME,
@@ -329,6 +374,11 @@ class CallClient:
             raise _Unreachable(f"HTTP {error.response.status_code}") from None
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as error:
             raise _Unreachable(type(error).__name__) from None
+
+    async def _connect(self, call: _Call) -> None:
+        """Open a signed socket to the district and send (again) the call's request."""
+        async with self._opening:
+            call.ws = await self._open_socket()
         call.heard_at = time.monotonic()
         info = call.info
         await self._send(
@@ -347,6 +397,144 @@ class CallClient:
         waiting, call.pending = call.pending, []
         for message in waiting:
             await self._send(call, message)
+
+    # -- standby, and an agent's call to the station ---------------------------------------
+
+    async def _listen(self) -> None:
+        if self._standby is None or self._standby.done():
+            self._standby = asyncio.ensure_future(self._standby_forever())
+
+    async def _stop_standby(self) -> None:
+        task, self._standby = self._standby, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _standby_forever(self) -> None:
+        first, cap = STANDBY_BACKOFF_S
+        backoff = first
+        while True:
+            if self._call is not None:
+                await asyncio.sleep(0.25)
+                continue
+            try:
+                # never while a call opens its own: the district keeps the newer socket,
+                # and a standby socket newer than the call's would end the call (replaced)
+                async with self._opening:
+                    if self._call is not None:
+                        continue
+                    ws = await self._open_socket()
+            except _Refused:
+                log.info("standby: the district refused the station")
+                await asyncio.sleep(STANDBY_REFUSED_S)
+                continue
+            except _Unreachable as error:
+                log.debug("standby: the district is unreachable (%s)", error)
+                await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311 (jitter)
+                backoff = min(backoff * 2, cap)
+                continue
+            backoff = first
+            self._standby_ws = ws
+            try:
+                await self._standby_serve(ws)
+            except Exception:
+                log.exception("standby: the socket failed")
+            finally:
+                self._standby_ws = None
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            await self._ring_over("gone")  # no socket: nobody can answer a ringing call now
+
+    async def _standby_serve(self, ws: ClientConnection) -> None:
+        """Ping, read and ring until a call starts, the socket closes or goes silent."""
+        from websockets.exceptions import ConnectionClosed
+
+        heard = pinged = time.monotonic()
+        while self._call is None:
+            now = time.monotonic()
+            if now - heard > protocol.SILENT_S:
+                log.info("standby: the district is silent")
+                return
+            if now - pinged >= protocol.PING_S:
+                pinged = now
+                try:
+                    await ws.send(protocol.dump(protocol.Ping()))
+                except ConnectionClosed:
+                    return
+            if self._ringing is not None and now > self._ringing[1]:
+                await self._end_ringing(self._ringing[0].call, "no_answer")
+            try:
+                frame = await asyncio.wait_for(ws.recv(), WATCH_S)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            heard = time.monotonic()
+            try:
+                message = protocol.to_station(frame)
+            except protocol.BadMessage as error:
+                log.warning("standby: the district sent a bad frame: %s", error)
+                continue
+            match message:
+                case protocol.Incoming():
+                    await self._incoming(ws, message)
+                case protocol.Ended(call=call_id, reason=reason):
+                    if self._ringing is not None and self._ringing[0].call == call_id:
+                        await self._ring_over(reason)
+
+    async def _incoming(self, ws: ClientConnection, message: protocol.Incoming) -> None:
+        if self._call is not None or self._ringing is not None:
+            log.info("call %s from an agent: busy", message.call)
+            end = protocol.End(call=message.call, reason="busy")
+            with contextlib.suppress(Exception):
+                await ws.send(protocol.dump(end))
+            return
+        log.info("call %s from an agent: ringing", message.call)
+        self._ringing = (message, time.monotonic() + RING_S)
+        self._on_event_safely(
+            IncomingCall(
+                message.call,
+                message.agent,
+                message.item_code,
+                message.item_title,
+                message.callback,
+            )
+        )
+
+    async def _ring_over(self, reason: str) -> None:
+        ringing, self._ringing = self._ringing, None
+        if ringing is not None:
+            log.info(
+                "call %s from an agent: over before it was answered (%s)", ringing[0].call, reason
+            )
+            self._on_event_safely(RingEnded(ringing[0].call, reason))
+
+    async def _end_ringing(self, call_id: str, reason: str) -> None:
+        if self._ringing is None or self._ringing[0].call != call_id:
+            return
+        ws = self._standby_ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.send(protocol.dump(protocol.End(call=call_id, reason=reason)))  # type: ignore[arg-type]
+        await self._ring_over(reason)
+
+    async def _answer(self, call_id: str, info: CallRequestInfo) -> None:
+        if self._ringing is None or self._ringing[0].call != call_id:
+            log.info("call %s: answered too late, it is over", call_id)
+            self._emit(
+                _Call(call_id, info, over=True),
+                StateChanged(call_id, CallState.ENDED, reason="gone"),
+            )
+            return
+        self._ringing = None
+        await self._start(_Call(call_id, info))
+
+    def _on_event_safely(self, event: CallEvent) -> None:
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("a call event's handler failed")
 
     async def _send(self, call: _Call, message: protocol.StationSends) -> None:
         from websockets.exceptions import ConnectionClosed

@@ -86,4 +86,33 @@ class SupervisorWatching:
     watching: bool
 
 
-CallEvent = StateChanged | ChatLine | CaptureAsked | DecisionMade | SupervisorWatching
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """An agent calls this station back (the resident's call-back request): the screen
+    rings, and answers with `CallClient.answer(call, info)` or `decline(call)`."""
+
+    call: str
+    agent: str
+    item_code: str
+    item_title: str
+    callback: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingEnded:
+    """The ringing call is over before it was answered: the agent gave up (`reason` a
+    protocol EndReason), it rang out (`no_answer`), or the station lost the district."""
+
+    call: str
+    reason: str
+
+
+CallEvent = (
+    StateChanged
+    | ChatLine
+    | CaptureAsked
+    | DecisionMade
+    | SupervisorWatching
+    | IncomingCall
+    | RingEnded
+)

@@ -11,6 +11,10 @@ the camera) and sent as a JPEG. With `stamp`, each camera frame is copied and th
 drawn into it (`kiosk.remote.stamp.clock()`, 4 ms ticks) before it is sent, so the far
 end can measure glass to glass.
 
+With `standby`, no call is made: the station waits on its standby socket for an agent's
+call (a call-back, `incoming`), answers it and runs it like its own (`seconds` counting
+from the answer).
+
 The call ends after `seconds`, when the district or the agent ends it, or on SIGTERM or
 SIGINT (the call is ended cleanly: the district hears `end`). Exit status 0 when the call
 ended, 1 when it was unavailable (not enrolled, offline, nobody to take it).
@@ -25,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from kiosk.config import Paths, Settings
@@ -38,6 +42,8 @@ from kiosk.remote.events import (
     CaptureAsked,
     ChatLine,
     DecisionMade,
+    IncomingCall,
+    RingEnded,
     StateChanged,
     SupervisorWatching,
 )
@@ -68,6 +74,10 @@ def describe(event: CallEvent) -> dict[str, Any]:
             return {"event": "decision", **asdict(event)}
         case SupervisorWatching():
             return {"event": "supervisor", **asdict(event)}
+        case IncomingCall():
+            return {"event": "incoming", **asdict(event)}
+        case RingEnded():
+            return {"event": "ring_ended", **asdict(event)}
     return {"event": type(event).__name__}
 
 
@@ -108,6 +118,7 @@ def run_call(
     seconds: float | None = None,
     with_stamp: bool = False,
     with_stats: bool = False,
+    standby: bool = False,
 ) -> int:
     from kiosk.devices.camera.service import CameraService
     from kiosk.devices.camera.sources import open_source
@@ -135,8 +146,11 @@ def run_call(
     }
     status = 0
     try:
-        client.start(info)
-        deadline = None if seconds is None else time.monotonic() + seconds
+        if standby:  # wait for an agent's call, and answer it
+            client.listen()
+        else:
+            client.start(info)
+        deadline = None if seconds is None or standby else time.monotonic() + seconds
         ending_since: float | None = None
         chatted = False
         next_stats = time.monotonic() + STATS_S
@@ -147,7 +161,12 @@ def run_call(
                 event = None
             if event is not None:
                 _print(describe(event))
-                if isinstance(event, StateChanged):
+                if isinstance(event, IncomingCall):
+                    client.answer(event.call, replace(info, item_code=event.item_code,
+                                                      item_title=event.item_title))
+                    if seconds is not None:
+                        deadline = time.monotonic() + seconds
+                elif isinstance(event, StateChanged):
                     if event.state is CallState.UNAVAILABLE:
                         status = 1
                         break

@@ -35,6 +35,18 @@ A call, as the station sees it:
 - `end` from either side, `ended` from the district to both: a call ends once, and
   everything it made (captures, chat, the application) stays as it was.
 
+An agent calling a station back (a call-back request the resident left, decided here
+and in `district.calls`):
+
+    agent: ring (the request) ─→ station: incoming (on its standby socket) ─→ the
+      resident answers: request (the same call id, source callback) ─→ assigned ─→ …
+      or declines / lets it ring: end (declined / no_answer)
+
+- A station with no call keeps a standby socket open (the same signed socket, pinging,
+  no request on it), so the district can reach it; an `incoming` call rings there.
+- The call is the agent's from the start (they are busy on it while it rings); a
+  station that is offline never heartbeats it and the sweep ends it (`gone`).
+
 A supervisor, on the agent's request (decided here and in `district.calls`):
 
     agent: help ─→ supervisors see it in their queue ─→ supervisor: join
@@ -96,6 +108,9 @@ EndReason = Literal[
     "replaced",  # the station started another call
     "server",  # the district shut down
     "takeover",  # (to the agent) their supervisor took the call over
+    "declined",  # the resident did not take the agent's call
+    "no_answer",  # the agent's call rang at the station unanswered
+    "busy",  # the station was serving a resident when the agent called
     "left",  # (to a supervisor) they left the call, which goes on
 ]
 AgentState = Literal["available", "busy", "break", "after_call", "offline"]
@@ -179,6 +194,13 @@ class Answer(_Message):
     attempt: Attempt = 0
     sdp: Sdp
     leg: Leg = "agent"  # the district sets it from who answers
+
+
+class Ring(_Message):
+    """The agent calls the station a call-back request came from."""
+
+    type: Literal["ring"] = "ring"
+    callback: CallId
 
 
 class Help(_Message):
@@ -269,6 +291,18 @@ class Assigned(_Message):
     ice_servers: list[IceServer] = []
     ice_policy: Literal["all", "relay"] = "all"
     attempt: Attempt = 0
+
+
+class Incoming(_Message):
+    """An agent calls this station (a call-back): the kiosk rings, and answers with a
+    `request` under this call id (source `callback`), or ends it."""
+
+    type: Literal["incoming"] = "incoming"
+    call: CallId
+    agent: Annotated[str, Field(max_length=64)]
+    item_code: Annotated[str, Field(max_length=16)] = ""
+    item_title: Annotated[str, Field(max_length=200)] = ""
+    callback: CallId
 
 
 class Watch(_Message):
@@ -388,12 +422,14 @@ AgentSends = (
     | Help
     | Join
     | TakeOver
+    | Ring
 )
 ToStation = (
     Ping
     | Queued
     | Unavailable
     | Assigned
+    | Incoming
     | Watch
     | WatchEnded
     | Answer

@@ -132,7 +132,8 @@ def make_calls(
     first call starts) is imported here, on the kit's worker thread, not at start-up.
     The client runs on the sync service's network loop (`SyncService.submit`: one
     asyncio loop for the network, DESIGN.md "Threads"); without a sync service, on a loop
-    thread of its own.
+    thread of its own. It keeps the station's standby socket open (`listen`), so that an
+    agent can call the station back.
 
     A client that cannot be made is logged and left out: the call screens then say
     plainly that no call can be made and offer a call-back request."""
@@ -149,7 +150,7 @@ def make_calls(
         log.info("video calls are off: this kiosk has no call client")
         return None
     try:
-        return CallClient(
+        client = CallClient(
             settings.remote,
             paths=paths,
             store=store,
@@ -160,6 +161,8 @@ def make_calls(
     except Exception:
         log.exception("the video-call client could not be made: video calls are off")
         return None
+    client.listen()  # the standby socket: an agent can call the station back
+    return client
 
 
 def make_speaker(settings: Settings) -> Speaker | None:

@@ -477,6 +477,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "call_connecting_heading": ("坐席已接听，正在连接…", "An agent answered: connecting…"),
     "call_agent": ("坐席：{agent}", "Agent: {agent}"),
     "call_supervisor": ("组长 {name} 也在看本次通话", "Supervisor {name} is also watching"),
+    "ring_heading": ("区级坐席正在给您回电", "A district agent is calling you back"),
+    "ring_detail": ("坐席：{agent}\n事项：{item}", "Agent: {agent}\nItem: {item}"),
+    "ring_hint": (
+        "您留过回电请求。接听后请看着屏幕说话。",
+        "You asked to be called back. Answer, then speak to the screen.",
+    ),
+    "ring_answer": ("接听", "Answer"),
+    "ring_decline": ("暂不接听", "Not now"),
     "call_connected_heading": ("已接通，请对着屏幕说话", "Connected: speak to the screen"),
     "call_ended_heading": ("通话已结束", "The call has ended"),
     "call_ended_resident": ("您已结束通话。", "You ended the call."),
@@ -571,6 +579,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Supervisor {name} joined the call and can see you too.",
     ),
     "say_call_supervisor_left": ("组长已离开通话。", "The supervisor has left the call."),
+    "say_ring": (
+        "区级坐席{agent}正在给您回电，事项是{item}。请按接听。",
+        "District agent {agent} is calling you back about {item}. Please press Answer.",
+    ),
     "say_call_ended": ("通话已结束。", "The call has ended."),
     "say_call_unavailable": (
         "现在无法视频连线。您可以留下电话，请坐席回电。",

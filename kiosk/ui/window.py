@@ -32,6 +32,7 @@ can be made, the call screen offers a call-back request (kiosk/ui/screens/callba
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.config import Settings, StationSettings
+from kiosk.core.catalog import UnknownItem
 from kiosk.core.identity import Identity
 from kiosk.core.visit import Capture, Submitted, Visit, submit
 from kiosk.core.voucher import Voucher, VoucherInvalid, parse_voucher
@@ -172,6 +174,7 @@ class MainWindow(QMainWindow):
         self._capture: Any = None  # the CaptureScreen, made when first needed (OpenCV)
         self._call: Any = None  # the CallScreen, made when first needed
         self._callback: Any = None  # the CallbackScreen, made when first needed
+        self._ring: Any = None  # the RingScreen (an agent calling back), when first needed
         self._call_source = "guide"  # where the call was started from
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_screen)
@@ -286,6 +289,20 @@ class MainWindow(QMainWindow):
         return self._call
 
     @property
+    def ring_screen(self) -> Any:
+        """The screen that rings when an agent calls the station back, made on first use."""
+        if self._ring is None:
+            from kiosk.ui.screens.ring import RingScreen
+
+            screen = RingScreen()
+            screen.answered.connect(self._answer_ring)
+            screen.declined.connect(self._decline_ring)
+            self.stack.addWidget(screen)
+            screen.retranslate(self._lang)
+            self._ring = screen
+        return self._ring
+
+    @property
     def callback_screen(self) -> Any:
         """The call-back request screen, made on first use."""
         if self._callback is None:
@@ -398,7 +415,14 @@ class MainWindow(QMainWindow):
             *self._visit_screens(),
             *(
                 s
-                for s in (self._capture, self._call, self._callback, self._staff_pin, self._staff)
+                for s in (
+                    self._capture,
+                    self._call,
+                    self._callback,
+                    self._ring,
+                    self._staff_pin,
+                    self._staff,
+                )
                 if s is not None
             ),
         ]
@@ -635,8 +659,9 @@ class MainWindow(QMainWindow):
         self.visit.item = item
         self.start_call("guide")
 
-    def start_call(self, source: str) -> None:
-        """Ask for an agent about the visit (from the guide, review or staff mode)."""
+    def start_call(self, source: str, *, answer: str | None = None) -> None:
+        """Ask for an agent about the visit (from the guide, review or staff mode), or
+        take the agent's call `answer` (a call-back ringing at the station)."""
         from kiosk.remote.events import CallRequestInfo
         from kiosk.ui.screens.call import CallCameras
 
@@ -657,7 +682,14 @@ class MainWindow(QMainWindow):
         self._call_source = source
         screen = self.call_screen
         self._show(screen, home=False)
-        screen.begin(kit.calls, info, cameras, self._call_materials, can_call_back=item is not None)
+        screen.begin(
+            kit.calls,
+            info,
+            cameras,
+            self._call_materials,
+            can_call_back=item is not None,
+            answer=answer,
+        )
 
     def _call_materials(self) -> list[Any]:
         from kiosk.ui.screens.call import Material
@@ -665,8 +697,43 @@ class MainWindow(QMainWindow):
         return [Material(bytes(c.content), _material_label(c)) for c in self.visit.captures]
 
     def _call_event(self, event: Any) -> None:
-        if self._call is not None:
+        from kiosk.remote.events import IncomingCall, RingEnded
+
+        if isinstance(event, IncomingCall):
+            self._incoming(event)
+        elif isinstance(event, RingEnded):
+            ringing = self._ring.incoming if self._ring is not None else None
+            if ringing is not None and ringing.call == event.call:
+                self._ring.clear()
+                self.show_start()
+        elif self._call is not None:
             self._call.handle(event)
+
+    def _incoming(self, incoming: Any) -> None:
+        """An agent calls the station back: it rings if the station is idle, else the
+        district hears it is busy (a resident in a visit is never interrupted)."""
+        calls = self._kit.calls
+        if calls is None:
+            return
+        if self.stack.currentWidget() is not self.start_screen or self.in_call:
+            calls.decline(incoming.call, "busy")
+            return
+        screen = self.ring_screen
+        screen.ring(incoming)
+        self._show(screen, home=False)
+        self.say_words(screen.words(self._lang))
+
+    def _answer_ring(self, incoming: Any) -> None:
+        catalog = self._catalog
+        if catalog is not None and incoming.item_code:
+            with contextlib.suppress(UnknownItem):
+                self.visit.item = catalog.get(incoming.item_code)
+        self.start_call("callback", answer=incoming.call)
+
+    def _decline_ring(self, incoming: Any) -> None:
+        if self._kit.calls is not None:
+            self._kit.calls.decline(incoming.call)
+        self.show_start()
 
     def _call_active(self, active: bool) -> None:
         """No idle wipe while a call is under way; counting again from its end."""

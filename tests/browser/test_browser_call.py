@@ -215,14 +215,19 @@ def jpeg_of_a_card() -> bytes:
     return encoded.tobytes()
 
 
-def start_call(station: Station, events: Events, camera: Camera) -> CallClient:
-    client = CallClient(
+def call_client(station: Station, events: Events, camera: Camera) -> CallClient:
+    """The kiosk's call client on the station, its camera the stamped test frames."""
+    return CallClient(
         RemoteSettings(),
         paths=station.kiosk.paths,
         store=station.kiosk.store,
         camera=camera.slot,
         on_event=events,
     )
+
+
+def start_call(station: Station, events: Events, camera: Camera) -> CallClient:
+    client = call_client(station, events, camera)
     client.start(
         CallRequestInfo(
             item_code="MI-001",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,14 @@ from sqlalchemy import select
 
 from district import applications, audit, calls
 from district.db import Database
-from district.models import AgentPresence, AuditEntry, Call, CallSignal, Station
+from district.models import (
+    AgentPresence,
+    AuditEntry,
+    Call,
+    CallbackRequest,
+    CallSignal,
+    Station,
+)
 from district.turn import TurnSettings
 from kiosk.remote import protocol
 from tests.district.call_world import (
@@ -733,3 +741,102 @@ def test_randomized_supervisor_trials_keep_the_queue_consistent(db: Database) ->
                 calls.agent_disconnected(connection, someone, at(clock + 100))
             connection.execute(CallSignal.__table__.delete())
     assert min(done[step] for step in ("join", "take_over", "leave")) > 0, done
+
+
+def add_callback(db: Database, station: str) -> str:
+    """An open call-back request of `station` (the number's seal is not read here)."""
+    callback_id = str(uuid.uuid4())
+    with db.write() as connection:
+        connection.execute(
+            CallbackRequest.__table__.insert().values(
+                id=callback_id,
+                station_id=station,
+                item_code="MI-001",
+                item_title="医保参保登记",
+                phone_sealed=b"sealed",
+                preferred="today",
+                requested_at=T0,
+                received_at=T0,
+            )
+        )
+    return callback_id
+
+
+def callback_state(db: Database, callback_id: str) -> tuple[str, int | None]:
+    with db.read() as connection:
+        row = connection.execute(
+            select(CallbackRequest.state, CallbackRequest.done_by).where(
+                CallbackRequest.id == callback_id
+            )
+        ).one()
+    return row.state, row.done_by
+
+
+def test_an_agent_calls_a_station_back_and_the_resident_answers(db: Database) -> None:
+    station = add_station_in(db, "站", "north")
+    agent = add_agent(db, "agent1", "north")
+    stranger = add_agent(db, "agent-south", "south")
+    connect(db, agent), connect(db, stranger)
+    callback = add_callback(db, station)
+    with db.write() as connection, pytest.raises(calls.CallRefused) as refused:
+        calls.ring(connection, stranger, callback, at(1), NO_TURN)
+    assert refused.value.code == "no_callback"  # another group's station
+    with db.write() as connection:
+        call = calls.ring(connection, agent, callback, at(1), NO_TURN)
+    (incoming,) = signals(db, "station", station)
+    assert incoming == protocol.Incoming(
+        call=call.id, agent="agent1", item_code="MI-001", item_title="医保参保登记",
+        callback=callback,
+    )  # fmt: skip
+    (info,) = signals(db, "agent", agent.id)
+    assert isinstance(info, protocol.CallInfo) and info.call == call.id
+    assert presence_of(db, agent) == ("busy", call.id)
+    with db.write() as connection, pytest.raises(calls.CallRefused) as twice:
+        calls.ring(connection, agent, callback, at(1), NO_TURN)
+    assert twice.value.code == "station_busy"
+    assert queue_problems(db, at(1)) == []
+
+    # the resident answers: the same call id, and it goes on like any other
+    ask(db, station, request(call_id=call.id, source="callback"), 3)
+    assigned = signals(db, "station", station)
+    assert [(type(m), m.agent) for m in assigned] == [(protocol.Assigned, "agent1")]
+    with db.write() as connection:
+        calls.station_media(
+            connection, station, protocol.MediaState(call=call.id, state="connected"), at(4)
+        )
+    assert callback_state(db, callback) == ("done", agent.id)  # answered by that agent
+    alive(db, station, [agent], 4)
+    assert queue_problems(db, at(4)) == []
+
+
+def ringing_station(db: Database) -> tuple[str, calls.Agent, str, Any]:
+    """A station an agent called back (at 1 s), the call ringing; the agent's signals read."""
+    station = add_station_in(db, "站", "north")
+    agent = add_agent(db, "agent1", "north")
+    connect(db, agent)
+    callback = add_callback(db, station)
+    with db.write() as connection:
+        call = calls.ring(connection, agent, callback, at(1), NO_TURN)
+    signals(db, "agent", agent.id)
+    return station, agent, callback, call
+
+
+@pytest.mark.parametrize("reason", ["declined", "no_answer", "busy"])
+def test_a_call_to_the_station_not_taken_leaves_the_request_open(db: Database, reason: str) -> None:
+    station, agent, callback, call = ringing_station(db)
+    with db.write() as connection:
+        calls.station_end(connection, station, protocol.End(call=call.id, reason=reason), at(2))
+    assert signals(db, "agent", agent.id) == [protocol.Ended(call=call.id, reason=reason)]
+    assert callback_state(db, callback) == ("open", None)
+    assert presence_of(db, agent) == ("after_call", None)
+    assert queue_problems(db, at(2)) == []
+
+
+def test_a_call_to_a_station_that_is_offline_ends_by_itself(db: Database) -> None:
+    _station, agent, callback, call = ringing_station(db)
+    with db.write() as connection:  # the agent's page lives; the station never answers
+        calls.agent_heartbeat(connection, agent, at(7))
+        calls.sweep(connection, at(7))
+    assert signals(db, "agent", agent.id) == [protocol.Ended(call=call.id, reason="gone")]
+    assert callback_state(db, callback) == ("open", None)
+    assert queue_problems(db, at(7)) == []

@@ -23,6 +23,8 @@ class FakeDistrict:
         self.refuse = False  # answer the upgrade with 403
         self.silent = False  # stop answering pings
         self.close_with: int | None = None  # accept the upgrade, then close with this code
+        self.replace = False  # a new socket closes the one before (CLOSE_REPLACED), as a
+        # real district does for a station's second socket
         self.ws: ServerConnection | None = None
         self.signed: list[str] = []  # the station id each upgrade was signed for
         self._server: Server | None = None
@@ -55,7 +57,10 @@ class FakeDistrict:
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
-        self.ws = ws
+        before, self.ws = self.ws, ws
+        if self.replace and before is not None:
+            with contextlib.suppress(Exception):
+                await before.close(protocol.CLOSE_REPLACED, "replaced")
         if self.close_with is not None:
             await ws.close(self.close_with, "refused")
             return

@@ -27,6 +27,8 @@ from kiosk.remote.events import (
     CaptureAsked,
     ChatLine,
     DecisionMade,
+    IncomingCall,
+    RingEnded,
     StateChanged,
 )
 from kiosk.store.db import Store
@@ -394,5 +396,63 @@ def test_the_client_runs_on_the_sync_services_loop(tmp_path: Path) -> None:
                 await asyncio.to_thread(service.stop)
             with pytest.raises(RuntimeError):
                 service.submit(asyncio.sleep(0))
+
+    asyncio.run(run())
+
+
+def test_standby_rings_answers_and_says_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standby socket (no call on): an agent's call rings; a second one while it rings
+    is answered busy; the answer starts the call under the ringing call's id on a socket
+    of its own; after the call, standby comes back; a call that rings out ends no_answer,
+    and one the agent gives up on is over at the kiosk too."""
+    monkeypatch.setattr("kiosk.remote.client.RING_S", 1.5)
+
+    def incoming(call: str) -> protocol.Incoming:
+        return protocol.Incoming(
+            call=call, agent="王坐席", item_code="MI-001", callback=str(uuid.uuid4())
+        )
+
+    async def run() -> None:
+        async with FakeDistrict() as district:
+            district.replace = True
+            station = Station(tmp_path, district.url)
+            client = station.client()
+            try:
+                client.listen()
+                client.listen()  # once is enough
+                await wait_for(lambda: district.connections == 1, what="the standby socket")
+                first, second = str(uuid.uuid4()), str(uuid.uuid4())
+                await district.send(incoming(first))
+                await wait_for(lambda: station.events.of(IncomingCall), what="ringing")
+                await district.send(incoming(second))
+                busy = await district.expect(protocol.End)
+                assert (busy.call, busy.reason) == (second, "busy")
+                client.answer(first, INFO)
+                request = await district.expect(protocol.CallRequest)
+                assert (request.call, request.source) == (first, "callback")
+                assert district.connections == 2  # the call's own socket
+                await district.send(protocol.Ended(call=first, reason="agent"))
+                await wait_for(station.events.reached(CallState.ENDED, reason="agent"))
+                await wait_for(lambda: district.connections == 3, what="standby again")
+
+                rung_out, given_up = str(uuid.uuid4()), str(uuid.uuid4())
+                await district.send(incoming(rung_out))
+                end = await district.expect(protocol.End)
+                assert (end.call, end.reason) == (rung_out, "no_answer")
+                await district.send(incoming(given_up))
+                await wait_for(lambda: len(station.events.of(IncomingCall)) == 3, what="ring")
+                await district.send(protocol.Ended(call=given_up, reason="agent"))
+                await wait_for(
+                    lambda: [(e.call, e.reason) for e in station.events.of(RingEnded)]
+                    == [(rung_out, "no_answer"), (given_up, "agent")],
+                    what="the rings over",
+                )
+                client.answer(given_up, INFO)  # too late: over, and no request is made
+                await wait_for(station.events.reached(CallState.ENDED, reason="gone"))
+                assert district.received.empty()
+            finally:
+                await asyncio.to_thread(client.stop)
 
     asyncio.run(run())

@@ -1,7 +1,8 @@
 """A call client for the window tests: the screens' side of `kiosk.remote.client.CallClient`
-(start, end, send_chat, send_capture, remote_frames), recording what the screens asked of
-it, and `emit`, which reports an event the way the real client does: from another thread,
-through the bridge's `on_call_event`. The real client is tested in tests/remote."""
+(start, answer, decline, end, send_chat, send_capture, remote_frames), recording what the
+screens asked of it, and `emit`, which reports an event the way the real client does:
+from another thread, through the bridge's `on_call_event`. The real client is tested in
+tests/remote."""
 
 from __future__ import annotations
 
@@ -32,11 +33,21 @@ class FakeCalls:
     captures: list[SentCapture] = field(default_factory=list)
     remote_frames: LatestFrame = field(default_factory=LatestFrame)
     call: str = ""
+    answered: list[tuple[str, CallRequestInfo]] = field(default_factory=list)
+    declined: list[tuple[str, str]] = field(default_factory=list)  # (call, reason)
 
     def start(self, info: CallRequestInfo) -> str:
         self.started.append(info)
         self.call = f"call-{len(self.started)}"
         return self.call
+
+    def answer(self, call_id: str, info: CallRequestInfo) -> str:
+        self.answered.append((call_id, info))
+        self.call = call_id
+        return call_id
+
+    def decline(self, call_id: str, reason: str = "declined") -> None:
+        self.declined.append((call_id, reason))
 
     def end(self) -> None:
         self.ended += 1

@@ -22,6 +22,8 @@ from kiosk.remote.events import (
     CaptureAsked,
     ChatLine,
     DecisionMade,
+    IncomingCall,
+    RingEnded,
     SupervisorWatching,
 )
 from kiosk.ui.idle import IdleWatcher
@@ -274,11 +276,11 @@ def test_the_resident_is_told_and_shown_when_a_supervisor_watches(
     connected(qtbot, kiosk, calls)
     calls.emit(SupervisorWatching(calls.call, "王组长", True))
     watching = text("call_supervisor", "zh", name="王组长")
-    qtbot.waitUntil(lambda: watching in screen.detail.text())
+    qtbot.waitUntil(lambda: watching in screen.watching.text() and screen.watching.isVisible())
     assert text("say_call_supervisor", "zh", name="王组长") in said(kiosk)
     shot(kiosk, "08-supervisor")
     calls.emit(SupervisorWatching(calls.call, "", False))
-    qtbot.waitUntil(lambda: watching not in screen.detail.text())
+    qtbot.waitUntil(lambda: not screen.watching.isVisible())
     assert said(kiosk)[-1] == text("say_call_supervisor_left", "zh")
     assert screen.state is CallState.CONNECTED
 
@@ -387,3 +389,56 @@ def test_unavailable_offers_a_call_back_that_refuses_bad_numbers_and_queues_a_go
     shot(kiosk, "11-callback-saved")
     tap(qtbot, form.done_button)
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.guide_screen)
+
+
+def ringing(code: str = "YB-0002") -> IncomingCall:
+    return IncomingCall("ring-1", "王坐席", code, "城乡居民医保参保登记", "cb-1")
+
+
+def test_an_agents_call_back_rings_at_the_idle_station_and_is_answered(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk, calls = calling(make_kiosk)
+    window = kiosk.window
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.start_screen)
+    calls.emit(ringing())
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.ring_screen)
+    screen = window.ring_screen
+    assert "王坐席" in screen.detail.text() and "城乡居民医保参保登记" in screen.detail.text()
+    assert text("say_ring", "zh", agent="王坐席", item="城乡居民医保参保登记") in said(kiosk)
+    shot(kiosk, "09-ringing")
+    tap(qtbot, screen.answer_button)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.call_screen)
+    ((call_id, info),) = calls.answered
+    assert (call_id, info.item_code, info.source) == ("ring-1", "YB-0002", "callback")
+    assert window.visit.item is not None and window.visit.item.code == "YB-0002"
+    calls.state(CallState.CONNECTED, agent="王坐席")
+    qtbot.waitUntil(lambda: window.call_screen.state is CallState.CONNECTED)
+
+
+def test_a_call_back_declined_or_rung_out_goes_back_to_the_start(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk, calls = calling(make_kiosk)
+    window = kiosk.window
+    calls.emit(ringing())
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.ring_screen)
+    tap(qtbot, window.ring_screen.decline_button)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.start_screen)
+    assert calls.declined == [("ring-1", "declined")]
+    calls.emit(ringing())
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.ring_screen)
+    calls.emit(RingEnded("ring-1", "no_answer"))
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.start_screen)
+    assert calls.answered == []
+
+
+def test_a_call_back_never_interrupts_a_resident_in_a_visit(
+    qtbot: QtBot, make_kiosk: MakeKiosk
+) -> None:
+    kiosk, calls = calling(make_kiosk)
+    window = kiosk.window
+    window.show_catalog()
+    calls.emit(ringing())
+    qtbot.waitUntil(lambda: calls.declined == [("ring-1", "busy")])
+    assert window.stack.currentWidget() is window.catalog_screen

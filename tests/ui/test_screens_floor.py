@@ -17,7 +17,14 @@ from pytestqt.qtbot import QtBot
 from kiosk.core.applications import ApplicationView, State
 from kiosk.devices.card.errors import CardRemoved
 from kiosk.devices.card.simulator import sample_identity
-from kiosk.remote.events import CallState, CaptureAsked, ChatLine, DecisionMade
+from kiosk.remote.events import (
+    CallState,
+    CaptureAsked,
+    ChatLine,
+    DecisionMade,
+    IncomingCall,
+    SupervisorWatching,
+)
 from kiosk.sync.service import SyncStatus
 from kiosk.ui.screens.call import CaptureStep
 from kiosk.ui.screens.capture import Step
@@ -206,6 +213,9 @@ def call_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
     calls.emit(DecisionMade(calls.call, "app-1", "needs_more", "请补交户口簿复印件"))
     qtbot.waitUntil(lambda: screen.decision.isVisible())
     yield "call, the agent asks for more"
+    calls.emit(SupervisorWatching(calls.call, "李组长", True))
+    qtbot.waitUntil(lambda: "李组长" in screen.watching.text())
+    yield "call, a supervisor watching"
     screen.end_call()
     yield "call, ended"
     window.start_call("guide")
@@ -217,6 +227,12 @@ def call_states(qtbot: QtBot, window: MainWindow) -> Iterator[str]:
         window.callback_screen.press(digit)
     window.callback_screen.submit()
     yield "call-back form, a number refused"
+    window.wipe()
+    window.show_start()
+    calls.emit(IncomingCall("ring-1", "王坐席", "MZ-0001", "城乡低保申请", "cb-1"))
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.ring_screen)
+    yield "an agent calling back"
+    window.ring_screen.decline_button.click()
 
 
 @pytest.mark.parametrize("large_text", [False, True], ids=["normal-text", "large-text"])

@@ -21,6 +21,10 @@ a sent picture goes to the agent (`CallClient.send_capture`) and is handed to th
 (`captured`), which adds it to the visit's materials. What the visit had captured before
 the call goes to the agent once, when the call first connects (kind "material").
 
+A supervisor who joins the call (`SupervisorWatching`) is named at the top of the chat
+panel ("组长 X 也在看本次通话") and announced aloud, and the line goes when they leave: the
+resident always knows who sees them.
+
 The agent's decision (`DecisionMade`) is shown in the resident's words and handed to the
 window (`decided`), which prints the receipt when the application was accepted.
 
@@ -130,6 +134,8 @@ class CallClient(Protocol):
     client reports through the `Bridge`'s `on_call_event`."""
 
     def start(self, info: CallRequestInfo) -> str: ...
+
+    def answer(self, call_id: str, info: CallRequestInfo) -> str: ...
 
     def end(self) -> None: ...
 
@@ -340,6 +346,7 @@ class CallScreen(QWidget):
         # The chat panel.
         self.chat_heading = WrappedLabel(TextRole.SUBHEADING)
         self.decision = WrappedLabel(notice=True)
+        self.watching = WrappedLabel(notice=True)  # a supervisor sees the call too
         self.chat_empty = WrappedLabel(muted=True)
         self.chat_lines: list[WrappedLabel] = []
         self.phrase_buttons: dict[str, TextButton] = {}
@@ -398,6 +405,7 @@ class CallScreen(QWidget):
         self._chat_column = QVBoxLayout(chat_content)
         self._chat_column.setContentsMargins(0, 0, theme.SPACING_PX, 0)
         self._chat_column.setSpacing(theme.SPACING_PX // 2)
+        self._chat_column.addWidget(self.watching)
         self._chat_column.addWidget(self.decision)
         self._chat_column.addWidget(self.chat_empty)
         self._chat_column.addStretch(1)
@@ -487,11 +495,13 @@ class CallScreen(QWidget):
         materials: Materials = list,
         *,
         can_call_back: bool = True,
+        answer: str | None = None,
     ) -> None:
-        """Ask for an agent for `info` with `client`; without one (offline, not enrolled,
-        no call client in this kiosk), show at once that no call can be made. When no
-        call can be made, a call-back is offered if `can_call_back` (the visit has an
-        item: a call-back is always about one)."""
+        """Ask for an agent for `info` with `client` (or take the agent's ringing call
+        `answer`); without one (offline, not enrolled, no call client in this kiosk),
+        show at once that no call can be made. When no call can be made, a call-back is
+        offered if `can_call_back` (the visit has an item: a call-back is always about
+        one)."""
         self.clear()
         self._client, self._cameras, self._materials = client, cameras, materials
         self._can_call_back = can_call_back
@@ -499,7 +509,7 @@ class CallScreen(QWidget):
             self._set_state(StateChanged("", CallState.UNAVAILABLE, reason="offline"))
             return
         try:
-            self._call = client.start(info)
+            self._call = client.start(info) if answer is None else client.answer(answer, info)
         except Exception as error:
             logger.error("a call could not be started: %s", type(error).__name__)
             self._set_state(StateChanged("", CallState.UNAVAILABLE, reason="offline"))
@@ -879,6 +889,9 @@ class CallScreen(QWidget):
         for label in (self.decision, self.message_decision):
             label.set_plain_text(decision)
             label.setVisible(bool(decision))
+        watching = text("call_supervisor", lang, name=self._supervisor) if self._supervisor else ""
+        self.watching.set_plain_text(watching)
+        self.watching.setVisible(bool(watching) and state in ACTIVE)
         self.chat_heading.set_plain_text(text("call_chat_heading", lang))
         self.chat_empty.set_plain_text(text("call_chat_empty", lang))
         self.chat_empty.setVisible(not self._chat)
@@ -901,9 +914,6 @@ class CallScreen(QWidget):
         if state is CallState.WAITING:
             detail = "\n".join((self._place(lang), self._wait(lang)))
             return text("call_waiting_heading", lang), detail
-        if self._supervisor:
-            watching = text("call_supervisor", lang, name=self._supervisor)
-            agent = "\n".join(line for line in (agent, watching) if line)
         if state is CallState.CONNECTING:
             return text("call_connecting_heading", lang), agent
         if state is CallState.CONNECTED:
