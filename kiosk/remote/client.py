@@ -162,6 +162,10 @@ class _LoopThread:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        try:  # what is still running (aiortc's own tasks among them) ends before the loop
+            asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(5)
+        except Exception:
+            log.debug("the call loop's last tasks did not end in time", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
@@ -853,6 +857,14 @@ class CallClient:
         if self._call is call:
             self._call = None
         self._emit(call, StateChanged(call.id, state, agent=call.agent, reason=reason))
+
+
+async def _cancel_the_rest() -> None:
+    current = asyncio.current_task()
+    rest = [task for task in asyncio.all_tasks() if task is not current]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 class _Unreachable(Exception):
