@@ -327,6 +327,7 @@ def test_a_face_gives_a_photo_that_passes_the_check(
         if screen.step is Step.REVIEW:
             break
         assert screen.notice.isVisible()
+        qtbot.wait(1100)  # the next place the simulator puts the face
     assert screen.step is Step.REVIEW
     assert screen.heading.plain_text == text("cap_photo_check_heading", "zh")
     assert screen.view.has_image

@@ -150,6 +150,11 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, sigma: float = 3.0) -
     )
 
 
+def noise_plane(shape: tuple[int, ...], rng: np.random.Generator, sigma: float = 3.0) -> np.ndarray:
+    """Gaussian sensor noise as int16, to add to a frame with `cv2.add(..., dtype=CV_8U)`."""
+    return np.rint(_noise(shape, rng, sigma)).astype(np.int16)
+
+
 def _noise(shape: tuple[int, ...], rng: np.random.Generator, sigma: float) -> np.ndarray:
     """Gaussian noise from OpenCV's generator (several times NumPy's speed), seeded from `rng`."""
     cv2.setRNGSeed(int(rng.integers(2**31)))  # OpenCV's generator is per thread

@@ -48,12 +48,13 @@ import numpy as np
 
 from kiosk.config import CameraSettings, DeviceBackend, assets_dir
 from kiosk.devices.camera.errors import CameraLost, CameraUnavailable
-from kiosk.devices.camera.scene import SceneKind, Truth, add_noise, render
+from kiosk.devices.camera.scene import SceneKind, Truth, noise_plane, render
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 _FALLBACK_FPS = 15.0  # for a video file that does not say its rate
+NOISE_FRAMES = 8  # the synthetic camera's planes of sensor noise, taken in turn
 
 
 @runtime_checkable
@@ -258,6 +259,7 @@ class SyntheticSource(_Pluggable):
         self._rng = np.random.default_rng(seed)
         self._given = 0  # frames given so far; goes on counting across reopenings
         self._scene: tuple[int, SceneKind, np.ndarray, Truth] | None = None
+        self._noise: list[np.ndarray] = []  # NOISE_FRAMES planes of sensor noise, made once
 
     def describe(self) -> str:
         scenes = ", ".join(kind.value for kind in self.kinds)
@@ -283,7 +285,13 @@ class SyntheticSource(_Pluggable):
             image, truth = render(kind, seed=self.seed + period, size=self.size)
             self._scene = (period, kind, image, truth)
         self._given += 1
-        return add_noise(self._scene[2], self._rng)
+        if not self._noise:
+            shape = self._scene[2].shape
+            self._noise = [noise_plane(shape, self._rng) for _ in range(NOISE_FRAMES)]
+        # the scene with sensor noise, saturated (a new array): a few planes made once and
+        # taken in turn cost a twentieth of fresh noise per frame, and look the same to the
+        # vision code (it never compares frames that far apart pixel by pixel)
+        return cv2.add(self._scene[2], self._noise[self._given % NOISE_FRAMES], dtype=cv2.CV_8U)
 
     def close(self) -> None:
         self._mark_closed()
