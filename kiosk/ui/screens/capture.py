@@ -206,14 +206,17 @@ def take_photo(image: np.ndarray) -> PhotoTake:
     if face.w < MIN_FACE_FRACTION * image.shape[1]:
         return PhotoTake(PhotoVerdict("too_small", face, faces), None)
     photo = portrait_crop(image, face)
-    verdict = check_photo(photo)
-    if not verdict.ok:
-        return PhotoTake(verdict, None)
     if photo.shape[1] > PHOTO_MAX_WIDTH:
         size = (PHOTO_MAX_WIDTH, round(PHOTO_MAX_WIDTH * PHOTO_ASPECT))
         photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
     photo = np.ascontiguousarray(photo)
-    return PhotoTake(verdict, Shot(photo, encode_jpeg(photo, PHOTO_JPEG_QUALITY)))
+    encoded = encode_jpeg(photo, PHOTO_JPEG_QUALITY)
+    # the check is of the photo as it is kept (resized, a JPEG), not of the crop before:
+    # a face found a little lower in the smaller picture must not pass here and fail later
+    verdict = check_photo(cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR))
+    if not verdict.ok:
+        return PhotoTake(verdict, None)
+    return PhotoTake(verdict, Shot(photo, encoded))
 
 
 # -- the widgets -------------------------------------------------------------------------
