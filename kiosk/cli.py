@@ -990,11 +990,7 @@ def applications() -> None:
 
 
 @applications.command("new")
-@click.option("--item", "item_code", default="", help="The service item's code.")
-@click.option(
-    "--standby", is_flag=True,
-    help="Make no call: wait for an agent to call this station back, and answer it.",
-)
+@click.option("--item", "item_code", required=True, help="The service item's code.")
 @click.option(
     "--resident-json",
     required=True,

@@ -85,8 +85,8 @@ register(
         "callbacks_done": ("已回电", "Done"),
         "callbacks_call_station": ("视频呼叫服务站", "Video-call the station"),
         "callbacks_call_station_label": (
-            "在通话台视频呼叫{station}",
-            "Video-call {station} from the call desk",
+            "视频呼叫服务站：{station}",
+            "Video-call the station: {station}",
         ),
         "callbacks_done_label": (
             "标记 {station} 的回电请求为已回电",
