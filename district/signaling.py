@@ -498,5 +498,9 @@ def _agent_work(
 def _comparable(view: Any) -> Any:
     """A view without what changes every second by itself (how long calls have waited)."""
     if isinstance(view, protocol.QueueView):
-        return (view.state, [w.model_copy(update={"waited_s": 0}) for w in view.waiting])
+        return (
+            view.state,
+            [w.model_copy(update={"waited_s": 0}) for w in view.waiting],
+            [h.model_copy(update={"asked_s": 0}) for h in view.help],
+        )
     return view
