@@ -357,9 +357,20 @@ def test_lost_media_comes_back_when_the_line_does(
     assert call_desk(agent_browser, "ended") is None
 
     call.end()  # SIGTERM: the kiosk ends it cleanly
+    ended_on_both_sides(agent_browser, call, "resident")
+    left_as_it_was(district, station, before)
+
+
+def ended_on_both_sides(agent_browser: Chromium, call: Any, reason: str) -> None:
+    """The kiosk's process ended cleanly with the call ended for `reason`, and the page
+    says the same."""
     assert call.process.returncode == 0
-    assert call.of("state")[-1]["reason"] == "resident"
-    wait("the page's call ended", lambda: call_desk(agent_browser, "ended") == "resident")
+    assert call.of("state")[-1]["reason"] == reason
+    wait("the page's call ended", lambda: call_desk(agent_browser, "ended") == reason)
+
+
+def left_as_it_was(district: DistrictServer, station: Station, before: Any) -> None:
+    """Nothing open in the queue, and the visit's application as it was before the call."""
     wait("nothing open in the queue", lambda: open_calls(district) == [])
     assert the_application(district, station) == before
 
@@ -382,13 +393,10 @@ def test_media_lost_for_good_ends_the_call_for_media(
         MEDIA_END_WAIT_S,
         seen=call.states,
     )
-    assert call.process.returncode == 0
     states = call.states()
     assert states[states.index("connected") :] == ["connected", "connecting", "ended"], states
-    assert call.of("state")[-1]["reason"] == "media"
-    wait("the page's call ended", lambda: call_desk(agent_browser, "ended") == "media")
-    wait("nothing open in the queue", lambda: open_calls(district) == [])
-    assert the_application(district, station) == before
+    ended_on_both_sides(agent_browser, call, "media")
+    left_as_it_was(district, station, before)
 
 
 def test_the_line_cut_whole_ends_the_call_on_both_sides(
@@ -405,12 +413,10 @@ def test_the_line_cut_whole_ends_the_call_on_both_sides(
     namespace.drop("")
     wait("the page's call ended", lambda: call_desk(agent_browser, "ended") == "gone")
     wait("the kiosk's call ended", lambda: call.process.poll() is not None, seen=call.states)
-    assert call.process.returncode == 0
     assert call.states()[-1] == "ended"
-    assert call.of("state")[-1]["reason"] == "gone"
-    wait("nothing open in the queue", lambda: open_calls(district) == [])
+    ended_on_both_sides(agent_browser, call, "gone")
     namespace.heal()
-    assert the_application(district, station) == before
+    left_as_it_was(district, station, before)
 
 
 def test_a_lossy_line_keeps_the_call_with_a_lesser_quality(
